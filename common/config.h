@@ -1,0 +1,96 @@
+/* YAML configuration: a position-carrying tree, file merging, ${ENV}
+ * substitution, and schema-driven binding so that every module declares its
+ * keys once and validation, defaults, `--check` output and
+ * docs/configuration.md all come from that one declaration.
+ *
+ * Every error is one line "file:line:column: what is wrong" (1-based, as
+ * editors count), written into struct cfg_error. */
+#ifndef LOGSHIP_COMMON_CONFIG_H
+#define LOGSHIP_COMMON_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct cfg_error { char msg[1024]; };
+
+enum cfg_kind { CFG_SCALAR, CFG_SEQ, CFG_MAP };
+struct cfg_pair;
+struct cfg_node {
+	enum cfg_kind kind;
+	const char *file;              /* interned path, owned by the root */
+	int line, col;
+	char *value;                   /* CFG_SCALAR, after ${VAR} substitution */
+	int plain;                     /* scalar was unquoted (so "~"/"null" mean null) */
+	struct cfg_node **items;       /* CFG_SEQ */
+	struct cfg_pair *pairs;        /* CFG_MAP, in document order, keys unique */
+	size_t n;                      /* items or pairs */
+};
+struct cfg_pair { struct cfg_node *key, *value; };
+
+/* Parses one YAML file (one document; anchors/aliases resolved; duplicate keys
+ * are an error). ${VAR} and ${VAR:-default} are substituted in scalars; an
+ * unset VAR without default is an error at its position. NULL on error. */
+struct cfg_node *cfg_parse_file(const char *path, struct cfg_error *err);
+struct cfg_node *cfg_parse_string(const char *name, const char *text, struct cfg_error *err);
+
+/* The main file plus conf_dir/ *.yaml (and *.yml) merged in name order: maps
+ * merge key by key (later scalars win), sequences concatenate. conf_dir NULL
+ * means "conf.d/ beside the main file"; a missing conf_dir is not an error. */
+struct cfg_node *cfg_load(const char *main_file, const char *conf_dir, struct cfg_error *err);
+void cfg_free(struct cfg_node *root);
+
+const struct cfg_node *cfg_get(const struct cfg_node *map, const char *key);
+/* Formats "file:line:column: fmt..." for node n into err; returns -EINVAL. */
+int cfg_fail(struct cfg_error *err, const struct cfg_node *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Schema. Each key names where its value is stored in the target struct. */
+enum cfg_type {
+	CFG_T_STRING,    /* char *  (malloc'd; NULL when absent without default) */
+	CFG_T_INT,       /* int64_t */
+	CFG_T_BOOL,      /* int: true/false/yes/no/on/off */
+	CFG_T_SIZE,      /* uint64_t bytes: 123, 64KiB, 1MiB, 1GiB, 10MB, 1.5GiB */
+	CFG_T_DURATION,  /* int64_t milliseconds: 250ms, 1s, 5m, 2h, 7d, plain = s */
+	CFG_T_ENUM,      /* int: index into choices */
+	CFG_T_STRLIST,   /* struct cfg_strlist: a sequence of strings (or one string) */
+	CFG_T_HOSTPORT,  /* char * "host:port"; checked: port 0..65535, [v6]:port */
+	CFG_T_NODE,      /* const struct cfg_node *: kept raw for the module */
+	CFG_T_SECTION,   /* a nested map bound with `section` into the same struct */
+};
+#define CFG_REQUIRED 1u
+
+struct cfg_strlist { char **v; size_t n; };
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	size_t offset;                 /* offsetof(target, field) */
+	const char *def;               /* default, as YAML text; NULL = none */
+	unsigned flags;
+	const char *const *choices;    /* CFG_T_ENUM: NULL-terminated */
+	int64_t min, max;              /* bounds for INT/SIZE/DURATION when min < max */
+	const struct cfg_key *section; /* CFG_T_SECTION: its keys (terminated by name NULL) */
+	const char *doc;               /* one line for --check, --help and the docs */
+};
+/* Tables end with an entry whose name is NULL. */
+
+/* Binds map (may be NULL: all defaults) onto obj through keys: unknown keys,
+ * wrong types, bad values, out-of-range numbers and missing required keys are
+ * errors at their position. `ignore` lists keys handled elsewhere (e.g. "type",
+ * "name", "match" for modules); NULL-terminated, may be NULL. */
+int cfg_bind(const struct cfg_node *map, const struct cfg_key *keys, void *obj,
+	     const char *const *ignore, struct cfg_error *err);
+/* Frees what cfg_bind allocated in obj. */
+void cfg_unbind(const struct cfg_key *keys, void *obj);
+/* Writes obj's effective values as YAML at the given indent (for --check). */
+void cfg_dump(FILE *f, const struct cfg_key *keys, const void *obj, int indent);
+/* Writes a Markdown table of keys (name, type, default, doc) for the docs. */
+void cfg_doc(FILE *f, const struct cfg_key *keys);
+
+/* The value parsers cfg_bind uses, for modules that parse values themselves.
+ * Return 0 or -EINVAL. */
+int cfg_parse_size(const char *s, uint64_t *out);
+int cfg_parse_duration(const char *s, int64_t *ms);
+int cfg_parse_bool(const char *s, int *out);
+
+#endif

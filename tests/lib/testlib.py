@@ -1,0 +1,144 @@
+"""Shared helpers for logship's integration and crash tests (Python 3 stdlib only).
+
+Conventions every script test follows (tests/run.sh counts them):
+  - print "ok - what" or "not ok - what" per check (TAP style, one line each);
+  - loopback only, free ports from the kernel, a private temp dir;
+  - every process it starts is tracked and stopped by PID at exit, even on failure;
+  - every wait is bounded.
+"""
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.environ.get("LOGSHIP_ROOT") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("LOGSHIP_BUILD") or os.path.join(ROOT, "build")
+
+_procs = []
+_failed = 0
+_tmpdirs = []
+
+
+def bin_path(name):
+    """Path of a built binary: 'logship', 'logship-broker', 'logshipctl', or 'tests/tools/x'."""
+    return os.path.join(BUILD, name)
+
+
+def tmpdir(prefix="logship-test-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(d)
+    return d
+
+
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ok(cond, what):
+    """Record one check; returns cond so tests can branch on it."""
+    global _failed
+    if cond:
+        print("ok - %s" % what, flush=True)
+    else:
+        _failed += 1
+        print("not ok - %s" % what, flush=True)
+    return bool(cond)
+
+
+def diag(msg):
+    print("# %s" % msg, flush=True)
+
+
+def start(argv, log=None, env=None, **kw):
+    """Start a process we own; it is killed by PID at exit if still running."""
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+                         env=e, **kw)
+    _procs.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10):
+    """Stop one process by PID: sig, then SIGKILL after timeout. Returns exit code."""
+    if p.poll() is None:
+        try:
+            os.kill(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+    return p.returncode
+
+
+def kill9(p):
+    """SIGKILL by PID and reap."""
+    return stop(p, signal.SIGKILL, timeout=10)
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
+    """Wait until something accepts on host:port (and proc, if given, is alive)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def wait_for(fn, timeout=10.0, interval=0.05):
+    """Poll fn() until it returns something truthy or timeout; returns the last value."""
+    deadline = time.time() + timeout
+    v = fn()
+    while not v and time.time() < deadline:
+        time.sleep(interval)
+        v = fn()
+    return v
+
+
+def run(argv, timeout=60, input=None, env=None, check=False):
+    """Run a command to completion with a time bound; returns CompletedProcess."""
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run(argv, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, env=e, check=check)
+
+
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(timeout=5)
+            except Exception:
+                pass
+    if not os.environ.get("LOGSHIP_KEEP_TMP"):
+        for d in _tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def finish():
+    """Exit non-zero if any check failed."""
+    sys.exit(1 if _failed else 0)
