@@ -1,0 +1,179 @@
+/* The kafka output's producer against librdkafka's built-in mock cluster (an
+ * independent implementation of the broker side of the Kafka protocol, shipped
+ * in Debian's librdkafka): every record gets exactly one verdict, OK records
+ * really are in the partition log, transient broker errors are retried by the
+ * client, permanent ones are reported as rejections with a reason, and a dead
+ * broker gives RETRY within the message timeout, never a hang. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outputs/kafka/kafka_client.h"
+
+#define KAFKA_API_PRODUCE 0  /* the Produce API key (librdkafka keeps its enum private) */
+
+struct fixture {
+	rd_kafka_t *mock_owner;
+	rd_kafka_mock_cluster_t *mc;
+	struct kafka_client *kc;
+};
+
+static int setup(void **state)
+{
+	char err[512];
+	struct fixture *f = calloc(1, sizeof(*f));
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "log_level", "0", NULL, 0);
+	f->mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	assert_non_null(f->mock_owner);
+	f->mc = rd_kafka_mock_cluster_new(f->mock_owner, 1);
+	assert_non_null(f->mc);
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "logs", 2, 1), 0);
+	static const char *const props[] = { "log_level=0", "retry.backoff.ms=10" };
+	struct kafka_client_config cfg = {
+		.brokers = rd_kafka_mock_cluster_bootstraps(f->mc),
+		.compression = "none", .acks = "all", .message_timeout_ms = 3000, .linger_ms = 1,
+		.props = props, .nprops = 2,
+	};
+	assert_int_equal(kafka_client_new(&cfg, &f->kc, err, sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	kafka_client_free(f->kc);
+	rd_kafka_mock_cluster_destroy(f->mc);
+	rd_kafka_destroy(f->mock_owner);
+	free(f);
+	return 0;
+}
+
+static struct kafka_msg *make_msgs(size_t n, char (*vals)[32])
+{
+	struct kafka_msg *m = calloc(n, sizeof(*m));
+	static const struct kafka_header hdr = { "logship.input", "gen", 3 };
+	for (size_t i = 0; i < n; i++) {
+		snprintf(vals[i], 32, "{\"event\":{\"sequence\":%zu}}", i + 1);
+		m[i].topic = "logs";
+		m[i].key = "src";
+		m[i].key_len = 3;
+		m[i].value = vals[i];
+		m[i].value_len = strlen(vals[i]);
+		m[i].headers = &hdr;
+		m[i].header_count = 1;
+	}
+	return m;
+}
+
+/* Total records in both partitions, from the mock's watermarks. */
+static int64_t stored(struct fixture *f)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc), NULL, 0);
+	rd_kafka_conf_set(conf, "log_level", "0", NULL, 0);
+	rd_kafka_t *q = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	assert_non_null(q);
+	int64_t total = 0;
+	for (int p = 0; p < 2; p++) {
+		int64_t lo, hi;
+		assert_int_equal(rd_kafka_query_watermark_offsets(q, "logs", p, &lo, &hi, 5000), 0);
+		total += hi - lo;
+	}
+	rd_kafka_destroy(q);
+	return total;
+}
+
+static void test_all_delivered(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 5000;
+	char (*vals)[32] = calloc(n, 32);
+	struct kafka_msg *m = make_msgs(n, vals);
+	assert_int_equal(kafka_client_send(f->kc, m, n), n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(m[i].status, KAFKA_OK);
+		assert_true(m[i].offset >= 0);
+	}
+	assert_int_equal(stored(f), (int64_t)n);
+	free(m);
+	free(vals);
+}
+
+static void test_transient_errors_retried_by_client(void **state)
+{
+	struct fixture *f = *state;
+	char vals[10][32];
+	struct kafka_msg *m = make_msgs(10, vals);
+	rd_kafka_mock_push_request_errors(f->mc, KAFKA_API_PRODUCE, 3,
+		RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+		RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+	assert_int_equal(kafka_client_send(f->kc, m, 10), 10);
+	free(m);
+}
+
+static void test_permanent_error_is_rejected_with_reason(void **state)
+{
+	struct fixture *f = *state;
+	char vals[1][32];
+	struct kafka_msg *m = make_msgs(1, vals);
+	rd_kafka_mock_push_request_errors(f->mc, KAFKA_API_PRODUCE, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+	assert_int_equal(kafka_client_send(f->kc, m, 1), 0);
+	assert_int_equal(m[0].status, KAFKA_REJECT);
+	assert_non_null(strstr(m[0].reason, "MSG_SIZE_TOO_LARGE"));
+	free(m);
+}
+
+static void test_dead_broker_gives_retry(void **state)
+{
+	struct fixture *f = *state;
+	char vals[20][32];
+	struct kafka_msg *m = make_msgs(20, vals);
+	rd_kafka_mock_broker_set_down(f->mc, 1);
+	assert_int_equal(kafka_client_send(f->kc, m, 20), 0);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(m[i].status, KAFKA_RETRY);
+		assert_true(m[i].reason[0] != 0);
+	}
+	/* Back up: the same records go through on the retry. */
+	rd_kafka_mock_broker_set_up(f->mc, 1);
+	assert_int_equal(kafka_client_send(f->kc, m, 20), 20);
+	free(m);
+}
+
+static void test_bad_property_is_named(void **state)
+{
+	(void)state;
+	char err[512];
+	struct kafka_client *c = NULL;
+	static const char *const props[] = { "no.such.property=1" };
+	struct kafka_client_config cfg = { .brokers = "127.0.0.1:1", .props = props, .nprops = 1 };
+	assert_int_equal(kafka_client_new(&cfg, &c, err, sizeof(err)), -22);
+	assert_non_null(strstr(err, "no.such.property"));
+	static const char *const bad[] = { "=x" };
+	cfg.props = bad;
+	assert_int_equal(kafka_client_new(&cfg, &c, err, sizeof(err)), -22);
+	assert_non_null(strstr(err, "expected key=value"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_all_delivered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transient_errors_retried_by_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_permanent_error_is_rejected_with_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_broker_gives_retry, setup, teardown),
+		cmocka_unit_test(test_bad_property_is_named),
+	};
+	return cmocka_run_group_tests_name("kafka_client", tests, NULL, NULL);
+}
