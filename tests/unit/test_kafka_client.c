@@ -58,12 +58,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct kafka_msg *make_msgs(size_t n, char (*vals)[32])
+static struct kafka_msg *make_msgs(size_t n, char (*vals)[64])
 {
 	struct kafka_msg *m = calloc(n, sizeof(*m));
 	static const struct kafka_header hdr = { "logship.input", "gen", 3 };
 	for (size_t i = 0; i < n; i++) {
-		snprintf(vals[i], 32, "{\"event\":{\"sequence\":%zu}}", i + 1);
+		snprintf(vals[i], 64, "{\"event\":{\"sequence\":%zu}}", i + 1);
 		m[i].topic = "logs";
 		m[i].key = "src";
 		m[i].key_len = 3;
@@ -98,7 +98,7 @@ static void test_all_delivered(void **state)
 {
 	struct fixture *f = *state;
 	size_t n = 5000;
-	char (*vals)[32] = calloc(n, 32);
+	char (*vals)[64] = calloc(n, 64);
 	struct kafka_msg *m = make_msgs(n, vals);
 	assert_int_equal(kafka_client_send(f->kc, m, n), n);
 	for (size_t i = 0; i < n; i++) {
@@ -113,7 +113,7 @@ static void test_all_delivered(void **state)
 static void test_transient_errors_retried_by_client(void **state)
 {
 	struct fixture *f = *state;
-	char vals[10][32];
+	char vals[10][64];
 	struct kafka_msg *m = make_msgs(10, vals);
 	rd_kafka_mock_push_request_errors(f->mc, KAFKA_API_PRODUCE, 3,
 		RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
@@ -125,7 +125,7 @@ static void test_transient_errors_retried_by_client(void **state)
 static void test_permanent_error_is_rejected_with_reason(void **state)
 {
 	struct fixture *f = *state;
-	char vals[1][32];
+	char vals[1][64];
 	struct kafka_msg *m = make_msgs(1, vals);
 	rd_kafka_mock_push_request_errors(f->mc, KAFKA_API_PRODUCE, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
 	assert_int_equal(kafka_client_send(f->kc, m, 1), 0);
@@ -137,7 +137,7 @@ static void test_permanent_error_is_rejected_with_reason(void **state)
 static void test_dead_broker_gives_retry(void **state)
 {
 	struct fixture *f = *state;
-	char vals[20][32];
+	char vals[20][64];
 	struct kafka_msg *m = make_msgs(20, vals);
 	rd_kafka_mock_broker_set_down(f->mc, 1);
 	assert_int_equal(kafka_client_send(f->kc, m, 20), 0);
