@@ -64,8 +64,9 @@ def start(argv, log=None, env=None, **kw):
     e = dict(os.environ)
     if env:
         e.update(env)
-    p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
-                         env=e, **kw)
+    kw.setdefault("stdout", out)
+    kw.setdefault("stderr", subprocess.STDOUT if log and kw["stdout"] is out else out)
+    p = subprocess.Popen(argv, env=e, **kw)
     _procs.append(p)
     return p
 
