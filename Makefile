@@ -36,6 +36,9 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 LIBS := $(B)/libagent.a $(B)/libbroker.a $(B)/libcommon.a $(B)/libbuffer.a
+# Dependencies point one way (agent, broker, cli -> common -> buffer): each
+# daemon links only its own layers.
+CORE_LIBS := $(B)/libcommon.a $(B)/libbuffer.a
 
 BINS := $(if $(wildcard agent/main.c),$(B)/logship) \
         $(if $(wildcard broker/main.c),$(B)/logship-broker) \
@@ -67,17 +70,17 @@ $(LIBS):
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/logship: $(call obj,agent/main.c) $(LIBS)
+$(B)/logship: $(call obj,agent/main.c) $(B)/libagent.a $(CORE_LIBS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(B)/logship-broker: $(call obj,broker/main.c) $(LIBS)
+$(B)/logship-broker: $(call obj,broker/main.c) $(B)/libbroker.a $(CORE_LIBS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(B)/logshipctl: $(call obj,$(CLI_SRC)) $(LIBS)
+$(B)/logshipctl: $(call obj,$(CLI_SRC)) $(CORE_LIBS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(TESTLIBS) -o $@
-$(B)/tests/tools/%: $(B)/obj/tests/tools/%.o $(LIBS)
+$(B)/tests/tools/%: $(B)/obj/tests/tools/%.o $(CORE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(TESTLIBS) -o $@
 $(B)/bench/%: $(B)/obj/tests/bench/%.o $(LIBS)

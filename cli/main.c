@@ -178,7 +178,9 @@ int main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	int cargc = argc - optind;
 	char **cargv = argv + optind;
-	optind = 1;  /* the command parses its own options from its argv */
+	optind = 0;  /* the command parses its own options from its argv; 0 (not 1)
+			 * makes glibc forget the "+" (stop at the first word) of the
+			 * line above, so "create T --partitions 4" works too */
 	if (strcmp(cmd, "topics") == 0) return ctl_topics(&c, cargc, cargv);
 	if (strcmp(cmd, "groups") == 0) return ctl_groups(&c, cargc, cargv);
 	if (strcmp(cmd, "consume") == 0) return ctl_consume(&c, cargc, cargv);
