@@ -1,0 +1,251 @@
+/* See json_path.h. A single forward scan per lookup; nothing is allocated
+ * but what is appended to the caller's sbuf. */
+#include "common/json_path.h"
+
+#include <string.h>
+
+#define MAX_DEPTH 64
+#define MAX_KEY 256
+
+static const char *ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void put_utf8(struct sbuf *out, unsigned cp)
+{
+	char b[4];
+	size_t n;
+	if (cp < 0x80) {
+		b[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		b[0] = (char)(0xC0 | cp >> 6);
+		b[1] = (char)(0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (char)(0xE0 | cp >> 12);
+		b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		b[2] = (char)(0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		b[0] = (char)(0xF0 | cp >> 18);
+		b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		b[3] = (char)(0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	sbuf_put(out, b, n);
+}
+
+static int hex4(const char *p, const char *end, unsigned *v)
+{
+	if (end - p < 4)
+		return -1;
+	*v = 0;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(p[i]);
+		if (h < 0)
+			return -1;
+		*v = *v << 4 | (unsigned)h;
+	}
+	return 0;
+}
+
+/* p at the opening quote. Returns the position after the closing quote, or
+ * NULL; appends the decoded text to out if out is not NULL. */
+static const char *string(const char *p, const char *end, struct sbuf *out)
+{
+	p++;
+	while (p < end) {
+		const char *run = p;
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (out && p > run)
+			sbuf_put(out, run, (size_t)(p - run));
+		if (p >= end)
+			return NULL;
+		if (*p == '"')
+			return p + 1;
+		if (++p >= end)
+			return NULL;
+		char c = *p++;
+		const char *esc = "\"\\/bfnrt", *val = "\"\\/\b\f\n\r\t";
+		const char *k = strchr(esc, c);
+		if (c && k) {
+			if (out)
+				sbuf_putc(out, val[k - esc]);
+			continue;
+		}
+		unsigned cp;
+		if (c != 'u' || hex4(p, end, &cp) < 0)
+			return NULL;
+		p += 4;
+		if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+			unsigned lo;
+			if (hex4(p + 2, end, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+				p += 6;
+			}
+		}
+		if (out)
+			put_utf8(out, cp >= 0xD800 && cp < 0xE000 ? 0xFFFD : cp);
+	}
+	return NULL;
+}
+
+/* Skips one value of any kind; NULL if malformed. */
+static const char *skip(const char *p, const char *end, int depth)
+{
+	p = ws(p, end);
+	if (p >= end || depth > MAX_DEPTH)
+		return NULL;
+	if (*p == '"')
+		return string(p, end, NULL);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		p = ws(p + 1, end);
+		if (p < end && *p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				p = ws(p, end);
+				if (p >= end || *p != '"' || !(p = string(p, end, NULL)))
+					return NULL;
+				p = ws(p, end);
+				if (p >= end || *p != ':')
+					return NULL;
+				p++;
+			}
+			if (!(p = skip(p, end, depth + 1)))
+				return NULL;
+			p = ws(p, end);
+			if (p < end && *p == ',') {
+				p++;
+				continue;
+			}
+			return p < end && *p == close ? p + 1 : NULL;
+		}
+	}
+	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' && *p != '\r' && *p != '\t')
+		p++;
+	return p;
+}
+
+/* Appends a scalar value at p; 1 if it was one. */
+static int scalar(const char *p, const char *end, struct sbuf *out)
+{
+	p = ws(p, end);
+	if (p >= end || *p == '{' || *p == '[' || (end - p >= 4 && !memcmp(p, "null", 4)))
+		return 0;
+	if (*p == '"') {
+		size_t mark = out->len;
+		if (string(p, end, out))
+			return 1;
+		out->len = mark;
+		return 0;
+	}
+	const char *e = skip(p, end, 0);
+	if (!e || e == p)
+		return 0;
+	sbuf_put(out, p, (size_t)(e - p));
+	return 1;
+}
+
+/* Looks up path[0..plen) in the object at p. */
+static int lookup(const char *p, const char *end, const char *path, size_t plen, struct sbuf *out, int depth)
+{
+	p = ws(p, end);
+	if (p >= end || *p != '{' || depth > MAX_DEPTH)
+		return 0;
+	p = ws(p + 1, end);
+	if (p < end && *p == '}')
+		return 0;
+	char keybuf[MAX_KEY];
+	while (p < end) {
+		struct sbuf key = { 0 };
+		p = ws(p, end);
+		if (p >= end || *p != '"')
+			return 0;
+		const char *after = string(p, end, &key);
+		if (!after) {
+			sbuf_free(&key);
+			return 0;
+		}
+		size_t kl = key.len < MAX_KEY ? key.len : MAX_KEY;
+		if (key.len)
+			memcpy(keybuf, key.p, kl);
+		int whole = key.len <= MAX_KEY;
+		sbuf_free(&key);
+		p = ws(after, end);
+		if (p >= end || *p != ':')
+			return 0;
+		p++;
+		if (whole && kl == plen && !memcmp(keybuf, path, plen)) {
+			if (scalar(p, end, out))
+				return 1;
+		} else if (whole && kl < plen && path[kl] == '.' && !memcmp(keybuf, path, kl)) {
+			if (lookup(p, end, path + kl + 1, plen - kl - 1, out, depth + 1))
+				return 1;
+		}
+		if (!(p = skip(p, end, depth + 1)))
+			return 0;
+		p = ws(p, end);
+		if (p >= end || *p != ',')
+			return 0;
+		p++;
+	}
+	return 0;
+}
+
+int json_path_get(const char *json, size_t len, const char *path, struct sbuf *out)
+{
+	return lookup(json, json + len, path, strlen(path), out, 0);
+}
+
+int json_path_is_template(const char *tmpl)
+{
+	for (const char *p = tmpl; (p = strstr(p, "${")); p += 2)
+		if (p == tmpl || p[-1] != '$')
+			return 1;
+	return 0;
+}
+
+void json_path_expand(const char *tmpl, const char *json, size_t len, const char *missing, struct sbuf *out)
+{
+	const char *p = tmpl;
+	while (*p) {
+		if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
+			sbuf_put(out, "${", 2);
+			p += 3;
+			continue;
+		}
+		const char *close;
+		if (p[0] == '$' && p[1] == '{' && (close = strchr(p + 2, '}'))) {
+			char path[MAX_KEY];
+			size_t n = (size_t)(close - p - 2);
+			if (n < sizeof(path)) {
+				memcpy(path, p + 2, n);
+				path[n] = 0;
+				if (!json_path_get(json, len, path, out) && missing)
+					sbuf_puts(out, missing);
+			}
+			p = close + 1;
+			continue;
+		}
+		sbuf_putc(out, *p++);
+	}
+}
