@@ -341,6 +341,15 @@ static int expand_ref(const struct cfg_node *n, const char *s, const char *end,
 	return 0;
 }
 
+/* "a.b", "@timestamp.x": a dotted event-field path, as modules' templates
+ * use them (topic: logs-${kubernetes.namespace}). */
+static bool is_field_ref(const char *s, const char *end)
+{
+	size_t len = (size_t)(end - s);
+	return len > 0 && len <= 255 && memchr(s, '.', len) && s[0] != '.' && end[-1] != '.' &&
+	       strspn(s, VAR_CHARS ".@") >= len;
+}
+
 /* Writes s with every reference replaced into b (b->p stays NULL for ""). */
 static int expand_env(const struct cfg_node *n, const char *s, struct strbuf *b,
 		      struct cfg_error *err)
@@ -360,6 +369,14 @@ static int expand_env(const struct cfg_node *n, const char *s, struct strbuf *b,
 		const char *end = strchr(s + 2, '}');
 		if (!end)
 			return cfg_fail(err, n, "unterminated ${ (write $${ for a literal ${)");
+		if (is_field_ref(s + 2, end)) {
+			/* ${kubernetes.namespace}: an event field for the module's
+			 * template, never an environment variable (names of those
+			 * have no dots), so it stays as written. */
+			strbuf_add(b, s, (size_t)(end + 1 - s));
+			s = end + 1;
+			continue;
+		}
 		int rc = expand_ref(n, s + 2, end, b, err);
 		if (rc)
 			return rc;

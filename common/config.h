@@ -9,7 +9,9 @@
  * Details the declarations below rely on:
  * - ${NAME} is the variable's value (set but empty is fine); ${NAME:-text} is
  *   text when NAME is unset or empty (text is literal, up to the first "}").
- *   "$${" is a literal "${". Substitution applies to every scalar value,
+ *   "$${" is a literal "${". A dotted name, ${kubernetes.namespace}, is an
+ *   event field for a module's template (no environment variable has a dot)
+ *   and is left as written. Substitution applies to every scalar value,
  *   quoted or not, never to map keys.
  * - A plain ~, null, Null, NULL or empty scalar is null, which means "absent"
  *   everywhere: cfg_bind applies the default, and in cfg_load's merge a null

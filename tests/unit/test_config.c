@@ -723,7 +723,8 @@ static void test_env(void **state)
 		"f: 'a$$b $5 $ ${LOGSHIP_TEST_UNSET:-}'\n"
 		"g: \"${LOGSHIP_TEST_UNSET:-with spaces: and $ signs}\"\n"
 		"${LOGSHIP_TEST_SET}: key\n"
-		"h: $$${LOGSHIP_TEST_SET}\n");
+		"h: $$${LOGSHIP_TEST_SET}\n"
+		"i: logs-${kubernetes.namespace}-${LOGSHIP_TEST_SET}\n");
 	assert_string_equal(cfg_get(root, "a")->value, "from-env");
 	assert_string_equal(cfg_get(root, "b")->value, "x-dflt-from-env-y");
 	assert_string_equal(cfg_get(root, "c")->value, "used");
@@ -733,6 +734,8 @@ static void test_env(void **state)
 	assert_string_equal(cfg_get(root, "g")->value, "with spaces: and $ signs");
 	assert_string_equal(cfg_get(root, "${LOGSHIP_TEST_SET}")->value, "key");
 	assert_string_equal(cfg_get(root, "h")->value, "$${LOGSHIP_TEST_SET}");
+	/* Dotted names are event fields for module templates: left as written. */
+	assert_string_equal(cfg_get(root, "i")->value, "logs-${kubernetes.namespace}-from-env");
 	/* ${VAR:-} of an unset VAR in a plain scalar is empty, so null: absent. */
 	cfg_free(root);
 	root = parse("data_dir: /d\nname: ${LOGSHIP_TEST_UNSET:-}\n");
