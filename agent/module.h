@@ -1,0 +1,152 @@
+/* The module contract: what an input or output module exposes to the agent,
+ * and what the agent offers it back. One module is one file (or folder) that
+ * defines one `const struct input_module` or `const struct output_module`;
+ * agent/registry.c lists them. Adding a module touches that table and the
+ * module's own files only.
+ *
+ * Config. A module declares its keys once (struct cfg_key, common/config.h)
+ * and the size of the struct they bind into. The agent binds every instance's
+ * map with cfg_bind, so validation, defaults, `logship --check` and
+ * docs/configuration.md all come from that declaration. Keys every instance
+ * has (type, name, tag / match, retry_*) are the agent's, not the module's.
+ * `check` (optional) validates across keys, with errors at positions.
+ *
+ * Inputs run on the agent's one event loop (main thread) and must never
+ * block. They are driven by three things the agent dispatches to them:
+ *   - fd readiness  (input_watch_fd    -> on_fd):    tail, syslog, journald, stdin
+ *   - one timer     (input_timer_set   -> on_timer): polling, rates, retries
+ *   - "run again"   (input_schedule    -> run):      work left after a budget
+ * An input hands events over with input_emit() and tells its source position
+ * with input_set_position() after the events it covers. The agent checkpoints
+ * that position (data_dir/checkpoints/<name>.pos) only once every event emitted
+ * before it is durable in the ring (invariant 1); at start the module reads it
+ * back with input_checkpoint().
+ *
+ * Backpressure. input_emit() returns -EAGAIN when the ring is full: the event
+ * was NOT taken. An input that can wait keeps it (and does not move its
+ * position past it) and returns from its handler; the agent stops calling its
+ * handlers (fds, timer, run) until space is back, then calls `run` (if set)
+ * and re-enables everything. An input flagged INPUT_CANNOT_WAIT (UDP) keeps
+ * being called; its refused events are counted as dropped by the agent.
+ *
+ * Outputs each run in their own thread, because their clients block (libcurl,
+ * librdkafka, write(2) to a slow disk). The agent reads the ring from the
+ * output's durable cursor, decodes the records the output's `match` selects
+ * and calls `send` with a run of them. `send` blocks until every record has a
+ * verdict, which the module writes into recs[i].status (acknowledgements may
+ * arrive in any order inside one call):
+ *   OUT_OK      the destination acknowledged it
+ *   OUT_RETRY   failed for now: the agent sends it again after a backoff
+ *   OUT_REJECT  refused for good: counted and logged (a dead-letter log later),
+ *               never retried forever (invariant 4)
+ * A record left OUT_PENDING takes the call's return value: 0 = OK, < 0 =
+ * RETRY. So a simple output writes everything and returns 0 or -errno.
+ * The agent commits the cursor only past runs whose records are all OK or
+ * REJECT (invariant 2), and before each commit calls `sync` (if set) so that
+ * what `send` wrote is as durable as the destination allows. Commits happen
+ * at most every commit interval, when the output catches up, and at stop.
+ * `abort` (optional) is called from another thread at shutdown to make a
+ * blocking send return soon; records it did not finish are RETRY.
+ */
+#ifndef LOGSHIP_AGENT_MODULE_H
+#define LOGSHIP_AGENT_MODULE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+
+struct input;      /* the agent's handle on one input instance */
+struct output;     /* the agent's handle on one output instance */
+
+/* --- inputs ----------------------------------------------------------------- */
+
+#define INPUT_CANNOT_WAIT 1u   /* cannot be paused (UDP): refused events are dropped */
+
+struct input_module {
+	const char *type;                  /* "generate": the `type:` in the config */
+	const char *doc;                   /* one paragraph for docs/configuration.md */
+	const struct cfg_key *keys;        /* the module's own keys (NULL-terminated) */
+	size_t conf_size;                  /* struct the keys bind into */
+	unsigned flags;                    /* INPUT_* */
+	/* Cross-key checks after binding; error at a position (cfg_fail). */
+	int (*check)(const void *conf, const struct cfg_node *map, struct cfg_error *err);
+	/* Creates the instance (conf stays valid until destroy). No I/O that
+	 * waits. 0 or -errno (then the agent logs and refuses to start it). */
+	int (*init)(struct input *in, const void *conf, void **state);
+	/* Starts producing: registers fds, timers, or schedules itself. */
+	int (*start)(void *state);
+	void (*on_fd)(void *state, int fd, unsigned events);   /* EPOLL* bits */
+	void (*on_timer)(void *state);
+	void (*run)(void *state);
+	/* Stops producing (unwatch fds etc.); no input_emit after this. */
+	void (*stop)(void *state);
+	void (*destroy)(void *state);
+};
+
+/* The instance's name (unique among inputs) and config. */
+const char *input_name(const struct input *in);
+/* Hands one event to the pipeline: ts_ms is the event time (the record's
+ * timestamp), json one ECS JSON object. The record key is the input's name.
+ * 0 = taken, -EAGAIN = ring full, not taken (see above), -E2BIG = larger than
+ * a batch may be (dropped, counted). */
+int input_emit(struct input *in, int64_t ts_ms, const char *json, size_t len);
+/* The source position after the events emitted so far (opaque bytes, at most
+ * INPUT_POSITION_MAX). Checkpointed once they are durable. */
+#define INPUT_POSITION_MAX 4096
+void input_set_position(struct input *in, const void *pos, size_t len);
+/* The last checkpointed position: its length (copied into buf, up to cap),
+ * 0 if there is none, < 0 on a read error (reported). */
+int input_checkpoint(struct input *in, void *buf, size_t cap);
+/* Event-loop registration; events are EPOLLIN/EPOLLOUT. 0 or -errno
+ * (-EPERM: fd cannot be polled, e.g. a regular file: use input_schedule). */
+int input_watch_fd(struct input *in, int fd, unsigned events);
+void input_unwatch_fd(struct input *in, int fd);
+/* Arms the input's one timer delay_ms from now (re-arming replaces it);
+ * delay_ms < 0 disarms it. */
+void input_timer_set(struct input *in, int64_t delay_ms);
+/* Calls `run` again on the next loop iteration (after fds are served). */
+void input_schedule(struct input *in);
+/* The input has nothing more to give (stdin at EOF). With exit set, the
+ * agent shuts down as on SIGTERM once every input is done. */
+void input_done(struct input *in, int exit_agent);
+
+/* --- outputs ---------------------------------------------------------------- */
+
+enum out_status { OUT_PENDING = 0, OUT_OK, OUT_RETRY, OUT_REJECT };
+
+struct out_record {
+	int64_t offset;                /* in the ring */
+	int64_t timestamp;             /* event time, ms */
+	const char *key; int32_t key_len;      /* source (input name) */
+	const char *value; int32_t value_len;  /* the ECS JSON event */
+	enum out_status status;        /* set by send */
+};
+
+struct output_module {
+	const char *type;
+	const char *doc;
+	const struct cfg_key *keys;
+	size_t conf_size;
+	int (*check)(const void *conf, const struct cfg_node *map, struct cfg_error *err);
+	/* Creates the instance; may not connect yet (send does, and retries). */
+	int (*init)(struct output *out, const void *conf, void **state);
+	/* In the output's thread. See the top of this file. */
+	int (*send)(void *state, struct out_record *recs, size_t n);
+	int (*sync)(void *state);                 /* optional */
+	void (*abort)(void *state);               /* optional, from another thread */
+	void (*destroy)(void *state);
+};
+
+const char *output_name(const struct output *out);
+/* Records the last error (for /status) and logs it at WARN. */
+void output_error(struct output *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* --- the registry (agent/registry.c) ----------------------------------------- */
+
+extern const struct input_module *const registry_inputs[];    /* NULL-terminated */
+extern const struct output_module *const registry_outputs[];
+const struct input_module *registry_input(const char *type);
+const struct output_module *registry_output(const char *type);
+
+#endif

@@ -1,0 +1,164 @@
+/* Structures shared by the pipeline's files: pipeline.c (loop, batcher,
+ * lifecycle, reload), input.c (the input API of module.h), output.c (output
+ * threads), checkpoint.c (input positions on disk), status.c (reads). */
+#ifndef LOGSHIP_AGENT_PIPELINE_INTERNAL_H
+#define LOGSHIP_AGENT_PIPELINE_INTERNAL_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "agent/config.h"
+#include "agent/loop.h"
+#include "agent/module.h"
+#include "agent/pipeline.h"
+#include "buffer/batch.h"
+#include "buffer/log.h"
+
+/* A loaded config, kept alive while any module instance made from it runs
+ * (modules may keep pointers into their bound conf). */
+struct cfg_ref {
+	struct agent_config *cfg;
+	int refs;
+};
+
+struct input_fd { int fd; unsigned events; };
+
+struct input {
+	struct pipeline *p;
+	struct cfg_ref *cref;
+	const struct agent_input_conf *conf;
+	const struct input_module *mod;
+	void *state;
+	const char *name, *tag;        /* point into conf */
+	size_t name_len;
+	int started, stopped, done;
+	int paused;                    /* ring full: handlers are not called */
+	int scheduled;                 /* run() wanted */
+	int timer_due;                 /* the timer fired while paused */
+	struct loop_timer timer;
+	struct input_fd *fds;
+	size_t nfds, capfds;
+	/* position after the events emitted so far; in_batch: the current batch
+	 * holds events it covers (it is checkpointed after that batch) */
+	uint8_t *pos;
+	size_t pos_len, pos_cap;
+	int pos_in_batch;
+	/* checkpointed (durable) position, last write time */
+	uint8_t *ckpt;
+	size_t ckpt_len;
+	int ckpt_dirty;
+	int64_t ckpt_written_ms;       /* wall clock */
+	int64_t unckpt_since_ms;       /* wall ms of the oldest position not yet checkpointed, 0 = none */
+	_Atomic uint64_t events_in, bytes_in, dropped, refused;
+};
+
+struct output {
+	struct pipeline *p;
+	struct cfg_ref *cref;
+	const struct agent_output_conf *conf;
+	const struct output_module *mod;
+	void *state;
+	const char *name;
+	struct log_cursor *cursor;
+	pthread_t thread;
+	int thread_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	_Atomic int stop, drain, exited;
+	char last_error[256];          /* under mu */
+	int error_in_send;             /* output thread only: send reported its own error */
+	int64_t last_error_ms;
+	_Atomic uint64_t events_out, events_retried, events_rejected, events_skipped, bytes_out, sends,
+		send_failures, commits;
+	_Atomic int64_t acked_offset, committed_offset;
+};
+
+/* Checkpoint queue entry: pos becomes the input's checkpoint once the ring's
+ * durable offset reaches end. */
+struct ckpt_entry {
+	int64_t end;
+	struct input *in;
+	uint8_t *pos;
+	size_t len;
+};
+
+struct pipeline {
+	struct cfg_ref *cref;          /* the config in force */
+	const char *main_file, *conf_dir;
+	struct loop *loop;
+	int sigfd, evfd;
+	_Atomic unsigned ring_events;  /* LOG_EV_* bits since the loop last looked */
+	struct log *ring;
+	char *ring_dir;
+	int ckpt_dirfd;
+	/* the batcher */
+	struct batch_builder batch;
+	int batch_finished;            /* batch.out holds a batch the ring refused */
+	uint32_t batch_records;
+	struct loop_timer batch_timer, retry_timer;
+	int blocked;                   /* the ring refused the last append */
+	int append_error;              /* last append's -errno (0: fine) */
+	int64_t blocked_since_ms;
+	int64_t retry_delay_ms;
+	int64_t appended_end;          /* end offset after our last append */
+	struct ckpt_entry *ckq;
+	size_t ckq_head, ckq_len, ckq_cap;
+	/* instances; lists change under mu (the status thread reads them) */
+	pthread_mutex_t mu;
+	struct input **inputs;
+	size_t ninputs;
+	struct output **outputs;
+	size_t noutputs;
+	_Atomic uint64_t inputs_gen;   /* bumped when names/tags change (output match caches) */
+	int nscheduled;
+	int quit;                      /* shutdown requested */
+	int exit_when_done;
+	int ready;
+	int64_t started_ms;
+	_Atomic uint64_t reloads, reload_failures, batches, checkpoint_writes;
+	struct status_server *status;
+	char *status_listen;
+};
+
+/* input.c */
+int input_create(struct pipeline *p, struct cfg_ref *cref, const struct agent_input_conf *ic,
+		 struct input **out);
+int input_start_instance(struct input *in);
+void input_stop_instance(struct input *in);
+void input_destroy_instance(struct input *in);
+void input_pause(struct input *in);
+void input_resume(struct input *in);
+void input_run_scheduled(struct input *in);
+
+/* output.c */
+int output_create(struct pipeline *p, struct cfg_ref *cref, const struct agent_output_conf *oc,
+		  struct output **out);
+int output_start_thread(struct output *o);
+/* drain: ship what the ring holds first; the caller then waits, with
+ * output_wait_exit, and finally stops it for good with output_stop. */
+void output_request_drain(struct output *o);
+int output_wait_exit(struct output *o, int64_t deadline_ms);
+void output_stop(struct output *o);
+void output_destroy(struct output *o);
+
+/* pipeline.c, for input.c */
+int pipeline_emit(struct pipeline *p, struct input *in, int64_t ts, const char *json, size_t len);
+void pipeline_position(struct pipeline *p, struct input *in);
+void pipeline_input_done(struct pipeline *p, struct input *in, int exit_agent);
+/* Tag of input `name` (NULL: none) and whether it exists; under p->mu. */
+int pipeline_input_tag_locked(struct pipeline *p, const char *name, size_t len, const char **tag);
+
+/* checkpoint.c */
+int checkpoint_dir_open(const char *data_dir, int *dirfd);
+int checkpoint_read(int dirfd, const char *name, void *buf, size_t cap);
+int checkpoint_write(int dirfd, const char *name, const void *pos, size_t len);
+
+/* status.c */
+struct status_server;
+int status_start(struct pipeline *p, const char *listen, struct status_server **out);
+void status_stop(struct status_server *s);
+
+void cfg_ref_put(struct cfg_ref *r);
+int64_t wall_ms(void);
+
+#endif

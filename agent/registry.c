@@ -1,0 +1,40 @@
+/* The module registry: the one table of compiled-in inputs and outputs.
+ * Adding a module means adding its files and one line here. */
+#include <string.h>
+
+#include "agent/module.h"
+
+extern const struct input_module generate_input, stdin_input;
+extern const struct input_module tail_input;
+extern const struct output_module file_output, stdout_output;
+extern const struct output_module kafka_output;
+
+const struct input_module *const registry_inputs[] = {
+	&generate_input,
+	&stdin_input,
+	&tail_input,
+	NULL,
+};
+
+const struct output_module *const registry_outputs[] = {
+	&file_output,
+	&stdout_output,
+	&kafka_output,
+	NULL,
+};
+
+const struct input_module *registry_input(const char *type)
+{
+	for (size_t i = 0; registry_inputs[i]; i++)
+		if (strcmp(registry_inputs[i]->type, type) == 0)
+			return registry_inputs[i];
+	return NULL;
+}
+
+const struct output_module *registry_output(const char *type)
+{
+	for (size_t i = 0; registry_outputs[i]; i++)
+		if (strcmp(registry_outputs[i]->type, type) == 0)
+			return registry_outputs[i];
+	return NULL;
+}

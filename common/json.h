@@ -1,0 +1,25 @@
+/* Writing JSON: strings escaped per RFC 8259 with invalid UTF-8 made safe,
+ * and the ECS timestamp format. Shared by every input that builds events and
+ * by the status endpoint. Writing only: the agent never parses its events on
+ * the hot path. */
+#ifndef LOGSHIP_COMMON_JSON_H
+#define LOGSHIP_COMMON_JSON_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/sbuf.h"
+
+/* Appends s[0..n) as a quoted JSON string. '"', '\\' and control characters
+ * are escaped (\n \r \t \b \f, else \u00XX); valid UTF-8 is copied as is;
+ * every byte that is not part of a valid UTF-8 sequence (stray continuation
+ * bytes, overlong forms, surrogates, > U+10FFFF, truncated sequences) becomes
+ * \ufffd, so the output is always valid JSON and valid UTF-8. */
+void json_put_string(struct sbuf *b, const char *s, size_t n);
+/* The same, without the surrounding quotes. */
+void json_put_escaped(struct sbuf *b, const char *s, size_t n);
+
+/* "2026-11-24T23:41:07.123Z" (24 characters, no quotes) into out[32];
+ * returns the length. Caches the calendar part per second, per thread. */
+size_t json_format_time(char *out, int64_t ms);
+
+#endif

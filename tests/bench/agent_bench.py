@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""make bench, the agent: generate -> ring -> file, end to end through the
+real daemon, and the agent at rest.
+
+1. Throughput: `generate` (count N, rate 0, 100-byte messages) -> ring
+   (fsync: interval) -> `file` output, timed from start until the output has
+   acknowledged all N. Printed: events/s, MiB/s of events, CPU seconds per GiB
+   (user + system of the whole process, every thread), peak RSS. Run twice:
+   on BENCH_DIR (the disk: ring + output file are written, so the disk's
+   bandwidth bounds it) and on /dev/shm (tmpfs: what the CPU can do).
+2. Idle: the shipped conf.d/logship.yaml (data_dir and the status port moved
+   to temp values, stdin from /dev/null as under systemd), RSS and CPU over
+   BENCH_IDLE_SECONDS (default 15 s, not 60, to keep make bench short).
+Figures only; nothing is asserted. BENCH_AGENT_EVENTS sets N (default 5M)."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import agentlib  # noqa: E402
+import testlib  # noqa: E402
+
+N = int(os.environ.get("BENCH_AGENT_EVENTS", "5000000"))
+IDLE = float(os.environ.get("BENCH_IDLE_SECONDS", "15"))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / TICK
+
+
+def threads_cpu(pid):
+    """{thread name: CPU seconds}; the main thread (the event loop) is 'main'."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        name = "main" if int(tid) == pid else head.split("(", 1)[1]
+        parts = rest.split()
+        out[name] = out.get(name, 0) + (int(parts[11]) + int(parts[12])) / TICK
+    return out
+
+
+def status_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def throughput(where, base):
+    d = tempfile.mkdtemp(prefix="logship-agent-bench.", dir=base)
+    conf = """data_dir: %s/data
+http: { listen: 127.0.0.1:{port} }
+log_level: warn
+buffer: { max_bytes: 64GiB, segment_bytes: 64MiB, fsync: interval }
+inputs:
+  - type: generate
+    count: %d
+    rate: 0
+    size: 100
+outputs:
+  - type: file
+    path: %s/events.ndjson
+    rotate_bytes: 0
+""" % (d, N, d)
+    a = agentlib.Agent(d, conf, "bench")
+    t0 = time.time()
+    if not a.start():
+        print("agent %s: did not start" % where)
+        return
+    done = testlib.wait_for(lambda: (a.metric("logship_output_events_total", output="file") or 0) >= N,
+                            timeout=600, interval=0.02)
+    t = time.time() - t0
+    cpu = cpu_seconds(a.p.pid)
+    per = threads_cpu(a.p.pid)
+    hwm = status_kb(a.p.pid, "VmHWM")
+    nbytes = a.metric("logship_output_bytes_total", output="file") or 0
+    a.stop()
+    shutil.rmtree(d, ignore_errors=True)
+    if not done:
+        print("agent %s: timed out" % where)
+        return
+    gib = nbytes / float(1 << 30)
+    print("agent generate->ring->file (%s): %.0f events/s, %.0f MiB/s of events (%d events of %.0f bytes), "
+          "%.2f CPU s per GiB (%.2f CPU s in all: %.0f events per CPU second), peak RSS %.1f MiB   "
+          "(target >= 2,000,000 events/s of 100-byte events on one core)"
+          % (where, N / t, nbytes / t / (1 << 20), N, nbytes / N, cpu / gib, cpu, N / cpu, hwm / 1024.0))
+    main = per.get("main", 0)
+    out = sum(v for k, v in per.items() if k.startswith("out:"))
+    print("agent %s per thread: event loop (generate + batcher + ring append) %.2f CPU s = %.0f events/s "
+          "per core; output thread (ring read + decode + file write) %.2f CPU s = %.0f events/s per core; "
+          "other threads %.2f CPU s"
+          % (where, main, N / main if main else 0, out, N / out if out else 0, cpu - main - out))
+
+
+def idle():
+    d = tempfile.mkdtemp(prefix="logship-agent-idle.")
+    port = testlib.free_port()
+    env = dict(os.environ, LOGSHIP_DATA_DIR=d, LOGSHIP_HTTP="127.0.0.1:%d" % port)
+    env.pop("LOGSHIP_LOG_LEVEL", None)
+    conf = os.path.join(testlib.ROOT, "conf.d", "logship.yaml")
+    with open(os.devnull) as null, open(os.path.join(d, "agent.log"), "w") as log:
+        p = subprocess.Popen([testlib.bin_path("logship"), "-c", conf], stdin=null, stdout=log,
+                             stderr=log, env=env)
+    try:
+        if not testlib.wait_port(port, timeout=10, proc=p):
+            print("agent idle: did not start")
+            return
+        time.sleep(2)  # settle
+        c0, t0 = cpu_seconds(p.pid), time.time()
+        time.sleep(IDLE)
+        c1, t1 = cpu_seconds(p.pid), time.time()
+        rss = status_kb(p.pid, "VmRSS")
+        print("agent idle (shipped conf.d/logship.yaml, %.0f s window): RSS %.1f MiB, CPU %.3f%%   "
+              "(targets < 5 MiB, < 0.1%%)" % (t1 - t0, rss / 1024.0, 100.0 * (c1 - c0) / (t1 - t0)))
+    finally:
+        testlib.stop(p)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+base = os.environ.get("BENCH_DIR", "/var/tmp")
+throughput("disk %s" % base, base)
+if os.path.isdir("/dev/shm"):
+    throughput("tmpfs /dev/shm", "/dev/shm")
+idle()

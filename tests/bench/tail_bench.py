@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Benchmark: the tail input reading one large file of ~100-byte lines
+(TAIL_BENCH_MB, default 1024 = 1 GiB) -> ring (on disk, default fsync
+policy) -> `file` output, end to end; then the same file read by rsyslog's
+imfile writing to a file (rsyslogd -n in the foreground), in the same run.
+Prints lines/s, MiB/s, CPU seconds per GiB and peak RSS for each, and the
+ratio. Never fails on a timing (make bench)."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import agentlib  # noqa: E402
+import testlib  # noqa: E402
+
+MB = int(os.environ.get("TAIL_BENCH_MB", "1024"))
+base = os.environ.get("BENCH_DIR") or testlib.tmpdir()
+d = os.path.join(base, "tail-bench")
+shutil.rmtree(d, ignore_errors=True)
+os.makedirs(d)
+src = os.path.join(d, "big.log")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def make_file():
+    """~100-byte lines, numbered, written in 4 MiB blocks (fast: the digits
+    change, the rest is copied)."""
+    pad = "GET /api/v1/items?id=42 HTTP/1.1 200 512 0.004 \"Mozilla/5.0 (X11; Linux x86_64)\" req="
+    n = 0
+    target = MB << 20
+    with open(src, "wb", buffering=0) as f:
+        written = 0
+        while written < target:
+            block = "".join("%s%010d\n" % (pad, i) for i in range(n, n + 40000)).encode()
+            n += 40000
+            f.write(block)
+            written += len(block)
+    return n, os.path.getsize(src)
+
+
+def cpu_rss(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICK
+    hwm = 0
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) * 1024
+    return cpu, hwm
+
+
+def report(name, lines, size, secs, cpu, rss):
+    print("%s: %.0f lines/s, %.1f MiB/s, %.2f CPU s per GiB, peak RSS %.1f MiB (%d lines, %.1fs)"
+          % (name, lines / secs, size / secs / 1048576, cpu / (size / 1073741824.0), rss / 1048576.0, lines, secs),
+          flush=True)
+
+
+t0 = time.time()
+lines, size = make_file()
+print("tail_bench: %d lines, %.0f MiB generated in %.1fs" % (lines, size / 1048576.0, time.time() - t0), flush=True)
+
+# --- logship --------------------------------------------------------------------
+conf = """data_dir: {dir}/data
+http: { listen: 127.0.0.1:{port} }
+buffer: { max_bytes: 8GiB }
+inputs:
+  - type: tail
+    paths: [%s]
+    read_from_head: true
+outputs:
+  - type: file
+    path: {dir}/out.ndjson
+    rotate_bytes: 0
+""" % src
+a = agentlib.Agent(d, conf, "logship")
+t0 = time.time()
+ok = a.start()
+done = ok and testlib.wait_for(
+    lambda: (a.metric("logship_output_events_total", output="file") or 0) >= lines, timeout=900, interval=0.05)
+secs = time.time() - t0
+if done:
+    cpu, rss = cpu_rss(a.p.pid)
+    report("tail_logship", lines, size, secs, cpu, rss)
+    t_in = None
+else:
+    print("tail_logship: did not finish (%s events out)" % a.metric("logship_output_events_total", output="file"))
+a.stop()
+ls_rate = lines / secs if done else 0
+shutil.rmtree(os.path.join(d, "data"), ignore_errors=True)
+try:
+    os.unlink(os.path.join(d, "out.ndjson"))
+except OSError:
+    pass
+
+# --- rsyslog imfile -----------------------------------------------------------------
+rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+if not os.path.exists(rsyslogd):
+    print("tail_rsyslog: rsyslogd not installed, skipped")
+    sys.exit(0)
+work = os.path.join(d, "rsyslog-work")
+os.makedirs(work)
+rout = os.path.join(d, "rsyslog.out")
+rconf = os.path.join(d, "rsyslog.conf")
+with open(rconf, "w") as f:
+    f.write("""global(workDirectory="%s" maxMessageSize="64k")
+module(load="imfile" mode="inotify")
+template(name="msgonly" type="string" string="%%msg%%\\n")
+ruleset(name="bench") {
+  action(type="omfile" file="%s" template="msgonly" asyncWriting="on" ioBufferSize="1m" flushOnTXEnd="off")
+}
+input(type="imfile" file="%s" tag="bench" ruleset="bench" freshStartTail="off")
+""" % (work, rout, src))
+t0 = time.time()
+p = testlib.start([rsyslogd, "-n", "-f", rconf, "-i", os.path.join(d, "rsyslog.pid")],
+                  log=os.path.join(d, "rsyslog.log"))
+done = testlib.wait_for(lambda: os.path.exists(rout) and os.path.getsize(rout) >= size, timeout=900,
+                        interval=0.05)
+secs = time.time() - t0
+if done and p.poll() is None:
+    cpu, rss = cpu_rss(p.pid)
+    report("tail_rsyslog", lines, size, secs, cpu, rss)
+    print("tail_ratio: logship/rsyslog %.2fx" % (ls_rate / (lines / secs)))
+else:
+    print("tail_rsyslog: did not finish (%s bytes out); log: %s" %
+          (os.path.getsize(rout) if os.path.exists(rout) else 0, open(os.path.join(d, "rsyslog.log")).read()[-500:]))
+testlib.stop(p)
+shutil.rmtree(d, ignore_errors=True)
