@@ -37,8 +37,9 @@
  * arrive in any order inside one call):
  *   OUT_OK      the destination acknowledged it
  *   OUT_RETRY   failed for now: the agent sends it again after a backoff
- *   OUT_REJECT  refused for good: counted and logged (a dead-letter log later),
- *               never retried forever (invariant 4)
+ *   OUT_REJECT  refused for good: counted, and written with its reason
+ *               (output_reject) to the dead-letter log, never retried
+ *               forever (invariant 4)
  * A record left OUT_PENDING takes the call's return value: 0 = OK, < 0 =
  * RETRY. So a simple output writes everything and returns 0 or -errno.
  * The agent commits the cursor only past runs whose records are all OK or
@@ -120,6 +121,7 @@ struct out_record {
 	const char *key; int32_t key_len;      /* source (input name) */
 	const char *value; int32_t value_len;  /* the ECS JSON event */
 	enum out_status status;        /* set by send */
+	char *reason;                  /* set by output_reject(); the agent frees it */
 };
 
 struct output_module {
@@ -138,6 +140,11 @@ struct output_module {
 };
 
 const char *output_name(const struct output *out);
+/* Refuses r for good with a reason (printf-style): the agent writes it to the
+ * dead-letter log data_dir/deadletter/<output>.ndjson (agent/deadletter.h)
+ * before the cursor moves past it. Prefer this to setting OUT_REJECT alone. */
+void output_reject(struct output *out, struct out_record *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Records the last error (for /status) and logs it at WARN. */
 void output_error(struct output *out, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -47,6 +47,42 @@ void output_error(struct output *o, const char *fmt, ...)
 		LOG_DEBUG(o->name, "%s", msg);
 }
 
+void output_reject(struct output *o, struct out_record *r, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(r->reason);
+	r->reason = strdup(msg);  /* NULL on ENOMEM: the dead letter says "no reason" */
+	r->status = OUT_REJECT;
+}
+
+/* Writes the rejected records of a send to the dead-letter log. A record
+ * that cannot be written there is turned into a retry: it may not be lost. */
+static size_t dead_letters(struct output *o, struct out_record *recs, size_t n)
+{
+	size_t written = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].status != OUT_REJECT)
+			continue;
+		int rc = deadletter_write(&o->dl, o->name, &recs[i], recs[i].reason);
+		if (rc < 0) {
+			output_error(o, "cannot write to the dead-letter log %s: %s (the record is retried)",
+				     o->dl.path, strerror(-rc));
+			recs[i].status = OUT_RETRY;
+		} else {
+			written++;
+			LOG_DEBUG(o->name, "ring offset %" PRId64 " dead-lettered: %s", recs[i].offset,
+				  recs[i].reason ? recs[i].reason : "no reason given");
+		}
+		free(recs[i].reason);
+		recs[i].reason = NULL;
+	}
+	return written;
+}
+
 /* --- match: which records this output takes ----------------------------------------- */
 
 struct match_cache {
@@ -132,6 +168,11 @@ static int commit(struct output *o, int64_t offset)
 {
 	if (offset == atomic_load(&o->committed_offset))
 		return 0;
+	int dl = deadletter_sync(&o->dl);
+	if (dl < 0) {
+		output_error(o, "cannot make the dead-letter log durable before committing: %s", strerror(-dl));
+		return dl;
+	}
 	if (o->mod->sync) {
 		int rc = o->mod->sync(o->state);
 		if (rc < 0) {
@@ -155,16 +196,20 @@ static int commit(struct output *o, int64_t offset)
 static int ship(struct output *o, struct out_record *recs, size_t n, struct backoff *bo)
 {
 	while (n > 0) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			recs[i].status = OUT_PENDING;
+			recs[i].reason = NULL;
+		}
 		o->error_in_send = 0;
 		int rc = o->mod->send(o->state, recs, n);
 		METRIC_ADD(o->sends, 1);
+		for (size_t i = 0; i < n; i++)
+			if (recs[i].status == OUT_PENDING)
+				recs[i].status = rc < 0 ? OUT_RETRY : OUT_OK;
+		size_t dead = dead_letters(o, recs, n);
 		size_t ok = 0, rej = 0, retry = 0;
 		uint64_t bytes = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (recs[i].status == OUT_PENDING)
-				recs[i].status = rc < 0 ? OUT_RETRY : OUT_OK;
 			switch (recs[i].status) {
 			case OUT_OK:
 				ok++;
@@ -178,7 +223,8 @@ static int ship(struct output *o, struct out_record *recs, size_t n, struct back
 		METRIC_ADD(o->bytes_out, bytes);
 		if (rej) {
 			METRIC_ADD(o->events_rejected, rej);
-			LOG_WARN(o->name, "%zu event(s) rejected for good by the destination (counted, not retried)", rej);
+			LOG_WARN(o->name, "%zu event(s) rejected for good by the destination: %zu written to %s",
+				 rej, dead, o->dl.path);
 		}
 		if (!retry) {
 			backoff_reset(bo);
@@ -353,6 +399,7 @@ int output_create(struct pipeline *p, struct cfg_ref *cref, const struct agent_o
 	}
 	o->cref = cref;
 	cref->refs++;
+	deadletter_init(&o->dl, cref->cfg->data_dir, o->name);
 	*out = o;
 	return 0;
 fail:
@@ -423,6 +470,7 @@ void output_destroy(struct output *o)
 	if (o->mod->destroy)
 		o->mod->destroy(o->state);
 	log_cursor_close(o->cursor);
+	deadletter_close(&o->dl);
 	cfg_ref_put(o->cref);
 	pthread_cond_destroy(&o->cond);
 	pthread_mutex_destroy(&o->mu);

@@ -9,6 +9,7 @@
 
 #include "agent/config.h"
 #include "agent/loop.h"
+#include "agent/deadletter.h"
 #include "agent/module.h"
 #include "agent/pipeline.h"
 #include "buffer/batch.h"
@@ -71,6 +72,7 @@ struct output {
 	_Atomic uint64_t events_out, events_retried, events_rejected, events_skipped, bytes_out, sends,
 		send_failures, commits;
 	_Atomic int64_t acked_offset, committed_offset;
+	struct deadletter dl;          /* output thread only */
 };
 
 /* Checkpoint queue entry: pos becomes the input's checkpoint once the ring's

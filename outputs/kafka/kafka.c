@@ -5,7 +5,7 @@
  * has its delivery report, so the agent commits the ring cursor only past
  * records the cluster acknowledged, whatever order reports came back in. A
  * permanent error (message too large, authorization) rejects the record for
- * good (the agent dead-letters it); anything else is retried from the ring
+ * good (output_reject: the agent dead-letters it with the reason); anything else is retried from the ring
  * with backoff, forever. librdkafka's queue is bounded (queue_max_bytes) so
  * that the backlog waits in the ring on disk, not in RAM.
  *
@@ -290,9 +290,7 @@ static int kafka_send(void *state, struct out_record *recs, size_t n)
 			recs[i].status = OUT_OK;
 			break;
 		case KAFKA_REJECT:
-			recs[i].status = OUT_REJECT;
-			output_error(k->out, "record at ring offset %lld rejected for good: %s",
-				     (long long)recs[i].offset, k->msgs[i].reason);
+			output_reject(k->out, &recs[i], "kafka: %s", k->msgs[i].reason);
 			break;
 		default:
 			recs[i].status = OUT_RETRY;

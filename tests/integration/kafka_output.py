@@ -121,6 +121,37 @@ def main():
     a.stop()
     testlib.stop(m)
 
+    # --- rejected for good: the dead-letter log ----------------------------------
+    conf = """data_dir: {dir}/a5
+http: { listen: 127.0.0.1:{port} }
+buffer: { batch_max_bytes: 8MiB }
+inputs:
+  - type: generate
+    name: big
+    count: 3
+    rate: 0
+    size: 900000
+outputs:
+  - type: kafka
+    brokers: [%s]
+    topic: big
+    rdkafka: { message.max.bytes: 500000 }
+""" % broker
+    a = agentlib.Agent(d, conf, "a5")
+    ok(a.start(), "agent starts with events larger than message.max.bytes")
+    rej = a.wait_metric("logship_output_rejected_total", 3, timeout=60, output="kafka")
+    ok(rej == 3, "the 3 oversized events are rejected for good, not retried forever (%s)" % rej)
+    dl = os.path.join(d, "a5", "deadletter", "kafka.ndjson")
+    lines = [json.loads(l) for l in open(dl)] if os.path.exists(dl) else []
+    ok(len(lines) == 3 and all("MSG_SIZE_TOO_LARGE" in l["reason"] for l in lines)
+       and sorted(l["event"]["event"]["sequence"] for l in lines) == [1, 2, 3]
+       and all(l["source"] == "big" for l in lines),
+       "each is in the dead-letter log with its reason, source and whole event")
+    st = testlib.wait_for(lambda: (lambda s: s if s and s["outputs"][0]["lag_events"] == 0 else None)(a.status()),
+                          timeout=10)
+    ok(st is not None, "the cursor moved past the dead letters (no lag)")
+    a.stop()
+
     # --- a bad librdkafka property ---------------------------------------------
     conf = agentlib.write(os.path.join(d, "bad.yaml"),
                           "data_dir: %s/bad\noutputs:\n  - type: kafka\n    brokers: [%s]\n    topic: t\n"
