@@ -21,9 +21,12 @@ pids=()
 cleanup() {
   trap - INT TERM EXIT
   echo; echo "make run: stopping"
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  # Newest first: the consumer, the agent (it flushes to a live broker), the
+  # demo writer, the broker last.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    p=${pids[i]}
+    kill -TERM "$p" 2>/dev/null
+    for _ in $(seq 120); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
   done
   echo "make run: logs and data are in $run/"
@@ -40,20 +43,31 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && brea
   >>"$run/demo.log" &
 pids+=($!)
 
-export LOGSHIP_DATA_DIR="$run/agent" LOGSHIP_BROKERS="127.0.0.1:$port" \
-       LOGSHIP_DEMO_LOG="$run/demo.log" LOGSHIP_HTTP="$http"
-"$B/logship" -c conf.d/logship.yaml 2>"$run/agent.log" &
+# The shipped config as it is, plus one drop-in (conf.d merging) that tails
+# the demo log from its head so that events show at once.
+mkdir -p "$run/agent-conf.d"
+cat >"$run/agent-conf.d/demo.yaml" <<YAML
+inputs:
+  - type: tail
+    name: demo
+    paths: [$run/demo.log]
+    read_from_head: true
+YAML
+export LOGSHIP_DATA_DIR="$run/agent" LOGSHIP_BROKERS="127.0.0.1:$port" LOGSHIP_HTTP="$http"
+"$B/logship" -c conf.d/logship.yaml -d "$run/agent-conf.d" 2>"$run/agent.log" &
 pids+=($!)
 
 cat <<TXT
 make run: logship-broker on 127.0.0.1:$port (data $run/broker, log $run/broker.log)
-          logship agent with conf.d/logship.yaml (data $run/agent, log $run/agent.log)
+          logship agent with conf.d/logship.yaml + $run/agent-conf.d/ (data $run/agent, log $run/agent.log)
+          inputs: /var/log/*.log, the journal, syslog on udp+tcp 127.0.0.1:5514, the demo log
           a demo log written every second: $run/demo.log
 
 Look at the events:
   $B/logshipctl consume logs --from-beginning        # or: kcat -C -b 127.0.0.1:$port -t logs
   $B/logshipctl topics describe logs
   curl -s http://$http/metrics ; curl -s http://$http/status
+  logger -n 127.0.0.1 -P 5514 -T "hello over syslog"    # then watch it arrive
 Ctrl-C stops both.
 
 First events in topic "logs":

@@ -120,9 +120,10 @@ static void props_free(char **v, size_t n)
 static void on_rdkafka_log(void *arg, int level, const char *fac, const char *msg)
 {
 	const char *name = arg;
-	if (level <= 3)
-		LOG_ERROR(name, "librdkafka %s: %s", fac, msg);
-	else if (level <= 4)
+	/* librdkafka says "error" for what is, to the agent, a transient state
+	 * (a broker down): the ring holds the events and the output retries,
+	 * so it is a warning; the output's own last_error tells /status. */
+	if (level <= 4)
 		LOG_WARN(name, "librdkafka %s: %s", fac, msg);
 	else
 		LOG_DEBUG(name, "librdkafka %s: %s", fac, msg);
