@@ -8,7 +8,9 @@
  * SyncGroup that must wait parks in the server loop and is run again when the
  * group moves (broker_wake) or at its deadline with final=1; to make the
  * re-run idempotent, a member remembers that its join is waiting
- * (join_waiting) and when its answer is ready (join_ready).
+ * (join_waiting: joined this rebalance, not yet complete) and when its answer
+ * is ready (join_ready: the generation it joined completed, the answer not yet
+ * taken). A member in neither state sending JoinGroup is joining afresh.
  *
  * Invariants: a group's generation only grows; an assignment is handed out
  * only for the generation it was computed in; committed offsets are durable
@@ -45,6 +47,9 @@ enum {
 #define MAX_PROTOCOLS 16
 #define MAX_PENDING 256           /* member ids handed out, not yet joined */
 #define MAX_METADATA 4096         /* committed offset metadata */
+#define OFFSETS_SEGMENT_BYTES (4u << 20)
+#define OFFSETS_BATCH_BYTES (1u << 20)     /* flush a builder beyond this */
+#define OFFSETS_COMPACT_MIN (32u << 20)    /* never compact a smaller log */
 #define MIN_SESSION_MS 1000
 #define MAX_SESSION_MS 1800000
 
@@ -84,6 +89,8 @@ struct groups {
 	size_t n, cap;
 	struct log *log;
 	uint64_t next_id;
+	uint64_t compact_at;      /* rewrite the offsets log once it is this big */
+	uint64_t compact_min;     /* ... and never before it is this big */
 };
 
 /* --- small helpers ---------------------------------------------------------- */
@@ -289,6 +296,10 @@ static void try_complete(struct broker *b, struct group *g, int64_t now, int for
 	free(g->protocol);
 	g->protocol = p ? strdup(p) : NULL;
 	for (size_t i = 0; i < g->n; i++) {
+		/* The join is done whether or not its request is still parked: a
+		 * member whose connection died meanwhile must expire like any
+		 * other, so join_waiting ends here and the session clock starts. */
+		g->m[i]->join_waiting = 0;
 		g->m[i]->join_ready = 1;
 		g->m[i]->last_seen = now;
 		free(g->m[i]->assign);
@@ -429,6 +440,64 @@ static int offsets_flush(struct groups *gs, struct batch_builder *bb)
 	return rc;
 }
 
+/* offsets_record, first writing out what the builder holds once it is large
+ * (a batch has a size limit, and one commit may name many partitions). */
+static int offsets_add(struct groups *gs, struct batch_builder *bb, const char *group, const char *topic,
+		       int32_t part, int64_t off, const char *meta, size_t mlen, int tombstone)
+{
+	if (batch_builder_size(bb) > OFFSETS_BATCH_BYTES) {
+		int rc = offsets_flush(gs, bb);
+		batch_builder_reset(bb);
+		if (rc < 0)
+			return rc;
+	}
+	return offsets_record(bb, group, topic, part, off, meta, mlen, tombstone);
+}
+
+/* Kafka compacts __consumer_offsets by key; this log holds few live keys, so
+ * it is compacted by snapshot: every live committed offset is written again
+ * at the end, made durable, and only then are the segments wholly before the
+ * snapshot deleted. Replaying old records and then the snapshot gives the
+ * snapshot's state, so a crash at any point loses nothing; a key deleted
+ * (tombstoned) before the snapshot is simply not in it. Runs when the log
+ * has doubled since the last compaction, so its cost is amortised. */
+static void offsets_maybe_compact(struct groups *gs)
+{
+	uint64_t size = log_size_bytes(gs->log);
+	if (size < gs->compact_at)
+		return;
+	int64_t from = log_end_offset(gs->log);
+	struct batch_builder bb;
+	batch_builder_init(&bb, BATCH_COMPRESSION_NONE);
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < gs->n && !rc; i++) {
+		const struct group *g = gs->v[i];
+		for (size_t k = 0; k < g->noffs && !rc; k++, n++)
+			rc = offsets_add(gs, &bb, g->id, g->offs[k].topic, g->offs[k].partition, g->offs[k].offset,
+					 g->offs[k].meta, strlen(g->offs[k].meta), 0);
+	}
+	if (!rc)
+		rc = offsets_flush(gs, &bb);
+	batch_builder_free(&bb);
+	if (rc < 0) {
+		LOG_WARN("groups", "offsets log compaction failed (%s): the log keeps its old records", strerror(-rc));
+		gs->compact_at = size + gs->compact_min;  /* try again later, not on every commit */
+		return;
+	}
+	int dropped = log_trim_before(gs->log, from);
+	uint64_t after = log_size_bytes(gs->log);
+	gs->compact_at = after * 2 > gs->compact_min ? after * 2 : gs->compact_min;
+	LOG_INFO("groups", "offsets log compacted: %zu live offset(s) rewritten, %d segment(s) dropped, "
+		 "%llu -> %llu bytes", n, dropped, (unsigned long long)size, (unsigned long long)after);
+}
+
+void groups_set_compact_bytes(struct broker *b, uint64_t bytes)
+{
+	if (b->groups)
+		b->groups->compact_at = b->groups->compact_min = bytes;
+}
+
 static void offsets_apply(struct groups *gs, const struct batch_record *r)
 {
 	if (r->key_len < 6)
@@ -500,7 +569,10 @@ int groups_open(struct broker *b)
 	snprintf(dir, sizeof(dir), "%s/__consumer_offsets", b->cfg.data_dir);
 	struct log_config lc;
 	broker_log_config(b, &lc);
-	lc.segment_bytes = 16 << 20;
+	/* Small segments, so that compaction can drop them (never more than the
+	 * broker's own segment size). */
+	if (!lc.segment_bytes || lc.segment_bytes > OFFSETS_SEGMENT_BYTES)
+		lc.segment_bytes = OFFSETS_SEGMENT_BYTES;
 	int rc = log_open(dir, &lc, &gs->log);
 	if (rc < 0) {
 		LOG_ERROR("groups", "cannot open the offsets log %s: %s", dir, strerror(-rc));
@@ -509,7 +581,11 @@ int groups_open(struct broker *b)
 	}
 	gs->next_id = 1;
 	b->groups = gs;
-	return offsets_replay(gs);
+	rc = offsets_replay(gs);
+	uint64_t size = log_size_bytes(gs->log);
+	gs->compact_min = OFFSETS_COMPACT_MIN;
+	gs->compact_at = size * 2 > gs->compact_min ? size * 2 : gs->compact_min;
+	return rc;
 }
 
 void groups_close(struct broker *b)
@@ -540,7 +616,7 @@ void groups_topic_deleted(struct broker *b, const char *topic)
 				j++;
 				continue;
 			}
-			offsets_record(&bb, g->id, topic, g->offs[j].partition, -1, "", 0, 1);
+			offsets_add(gs, &bb, g->id, topic, g->offs[j].partition, -1, "", 0, 1);
 			free(g->offs[j].topic);
 			free(g->offs[j].meta);
 			g->offs[j] = g->offs[--g->noffs];
@@ -548,6 +624,8 @@ void groups_topic_deleted(struct broker *b, const char *topic)
 	}
 	if (offsets_flush(gs, &bb) < 0)
 		LOG_WARN("groups", "cannot record that offsets of deleted topic %s are gone", topic);
+	else
+		offsets_maybe_compact(gs);
 	batch_builder_free(&bb);
 }
 
@@ -716,7 +794,8 @@ static int join_group(struct broker *b, int16_t v, struct kreader *r, struct kwr
 		/* v0-v3: the member id is made here; a re-run of the same parked
 		 * request finds it again by the connection it came from. */
 		for (size_t i = 0; i < g->n && !m; i++)
-			if (g->m[i]->anon_peer && !strcmp(g->m[i]->anon_peer, peer) && g->m[i]->join_waiting)
+			if (g->m[i]->anon_peer && !strcmp(g->m[i]->anon_peer, peer) &&
+			    (g->m[i]->join_waiting || g->m[i]->join_ready))
 				m = g->m[i];
 		if (!m && v >= 4) {  /* KIP-394: hand out an id, the client joins again with it */
 			char *id = new_member_id(gs, client);
@@ -974,14 +1053,18 @@ static int offset_commit(struct broker *b, int16_t v, struct kreader *r, struct 
 				goto close;
 			int16_t e = err;
 			char topic[TOPIC_NAME_MAX + 1];
-			if (!e && (name.len <= 0 || name.len > TOPIC_NAME_MAX))
+			/* As Kafka: only partitions that exist (a lagging member must
+			 * not bring back offsets of a topic just deleted). */
+			struct topic *tp = name.len > 0 && name.len <= TOPIC_NAME_MAX
+				? topics_find(&b->topics, name.p, (size_t)name.len) : NULL;
+			if (!e && (!tp || p < 0 || p >= tp->nparts))
 				e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			if (!e && meta.len > MAX_METADATA)
 				e = KERR_OFFSET_METADATA_TOO_LARGE;
 			if (!e) {
 				snprintf(topic, sizeof(topic), "%.*s", name.len, name.p);
 				size_t ml = meta.len > 0 ? (size_t)meta.len : 0;
-				if (offsets_record(&bb, g->id, topic, p, off, meta.p, ml, 0) < 0 ||
+				if (offsets_add(gs, &bb, g->id, topic, p, off, meta.p, ml, 0) < 0 ||
 				    offsets_put_mem(g, topic, p, off, meta.p, ml) < 0)
 					e = KERR_COORDINATOR_NOT_AVAILABLE;
 			}
@@ -997,6 +1080,8 @@ static int offset_commit(struct broker *b, int16_t v, struct kreader *r, struct 
 			w->buf[errpos[i]] = 0;
 			w->buf[errpos[i] + 1] = KERR_KAFKA_STORAGE_ERROR;
 		}
+	} else {
+		offsets_maybe_compact(gs);
 	}
 	batch_builder_free(&bb);
 	return REQ_RESPOND;

@@ -35,6 +35,10 @@ int groups_handle(struct broker *b, int16_t key, int16_t v, struct kreader *r, s
 /* Session expiry and rebalance deadlines; returns the next time (monotonic
  * ms) it wants to be called, or INT64_MAX. */
 int64_t groups_tick(struct broker *b, int64_t now_ms);
+/* The offsets log is compacted (live offsets rewritten, older segments
+ * dropped) once it is twice its size after the last compaction and at
+ * least this big (default 32 MiB). For tests. */
+void groups_set_compact_bytes(struct broker *b, uint64_t bytes);
 /* Forgets committed offsets of a deleted topic (as Kafka does). */
 void groups_topic_deleted(struct broker *b, const char *topic);
 

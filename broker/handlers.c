@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/logdirs.h"
 #include "buffer/batch.h"
 #include "common/logging.h"
 
@@ -24,6 +25,7 @@ static const struct api_range apis[] = {
 	{ KAPI_API_VERSIONS, 0, 2 },
 	{ KAPI_CREATE_TOPICS, 0, 4 },
 	{ KAPI_DELETE_TOPICS, 0, 3 },
+	{ KAPI_DESCRIBE_LOG_DIRS, 0, 1 },  /* logdirs.c */
 	{ 8, 2, 7 },    /* OffsetCommit */
 	{ 9, 1, 5 },    /* OffsetFetch */
 	{ KAPI_FIND_COORDINATOR, 0, 2 },
@@ -574,6 +576,7 @@ enum req_result broker_handle(struct broker *b, uint8_t *req, size_t len, int fi
 		case KAPI_LIST_OFFSETS: res = list_offsets(b, version, &r, out); break;
 		case KAPI_CREATE_TOPICS: res = create_topics(b, version, &r, out); break;
 		case KAPI_DELETE_TOPICS: res = delete_topics(b, version, &r, out); break;
+		case KAPI_DESCRIBE_LOG_DIRS: res = (enum req_result)logdirs_describe(b, version, &r, out); break;
 		default:
 			res = groups_api(key) ? (enum req_result)groups_handle(b, key, version, &r, out, final, now_ms,
 									       peer, client, wait)

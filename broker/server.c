@@ -181,7 +181,7 @@ static void accept_all(struct server *s)
 			continue;
 		}
 		c->fd = fd;
-		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
+		snprintf(c->peer, sizeof(c->peer), "%.46s:%.8s", host, port);  /* an IPv6 literal fits */
 		c->events = EPOLLIN;
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -294,6 +294,7 @@ static int conn_read(struct server *s, struct conn *c)
 		int64_t fs = frame_size(c);
 		if (fs < 0 && c->in_len >= 4) {
 			LOG_WARN("broker", "%s: negative request size %lld: closing", c->peer, (long long)fs);
+			s->b->malformed++;
 			return -1;
 		}
 		if (fs > (int64_t)s->b->cfg.max_request_bytes) {
@@ -319,8 +320,9 @@ static int conn_read(struct server *s, struct conn *c)
 		}
 		ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n == 0) {
-			if (c->in_len)
-				LOG_DEBUG("broker", "%s: closed mid-request (%zu bytes buffered)", c->peer, c->in_len);
+			if (c->in_len)  /* a truncated request: worth a line, as any malformed one */
+				LOG_INFO("broker", "%s: closed mid-request (%zu bytes of a frame buffered)", c->peer,
+					 c->in_len);
 			return -1;
 		}
 		if (n < 0)

@@ -5,6 +5,7 @@
 #ifndef LOGSHIP_CLI_CTL_H
 #define LOGSHIP_CLI_CTL_H
 #include <librdkafka/rdkafka.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CTL_MAX_PROPS 64
@@ -29,10 +30,19 @@ rd_kafka_conf_t *ctl_conf(const struct ctl *c);
 rd_kafka_t *ctl_client(const struct ctl *c, rd_kafka_type_t type, rd_kafka_conf_t *conf);
 /* Waits for an admin result event of `type` on q; NULL (printed) on timeout. */
 rd_kafka_event_t *ctl_admin_wait(const struct ctl *c, rd_kafka_queue_t *q, rd_kafka_event_type_t type);
+/* Metadata of one topic (md->topics[0] is it); NULL after printing why,
+ * naming the topic and, when unreachable, the broker. */
+const struct rd_kafka_metadata *ctl_topic_metadata(const struct ctl *c, rd_kafka_t *rk, const char *topic);
 /* Prints "logshipctl: " + message to stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes s as a JSON string (quoted, escaped; invalid UTF-8 bytes as \u00XX). */
 void ctl_json_str(FILE *f, const char *s, size_t len);
+
+/* logdirs.c: each partition's size on disk (DescribeLogDirs to its leader)
+ * into sizes[i] for t->partitions[i], -1 where unknown; on failure *why says
+ * what went wrong. 0 or -errno. */
+int ctl_partition_sizes(const struct ctl *c, const struct rd_kafka_metadata *md,
+			const struct rd_kafka_metadata_topic *t, int64_t *sizes, const char **why);
 
 int ctl_topics(struct ctl *c, int argc, char **argv);
 int ctl_groups(struct ctl *c, int argc, char **argv);

@@ -80,7 +80,12 @@ rd_kafka_conf_t *ctl_conf(const struct ctl *c)
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", c->bootstrap, err, sizeof(err)) != RD_KAFKA_CONF_OK)
 		goto bad;
 	rd_kafka_conf_set(conf, "client.id", "logshipctl", NULL, 0);
-	rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+	/* logshipctl reports failures itself, once, naming what failed; the
+	 * library's own retry chatter stays off (-X log_level=7 -X debug=... to see it). */
+	rd_kafka_conf_set(conf, "log_level", "0", NULL, 0);
+	/* Looking at a topic must not create it (a producer's Metadata would ask
+	 * the broker to, on logship-broker and on Kafka alike). */
+	rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", NULL, 0);
 	for (int i = 0; i < c->nprops; i++) {
 		char key[256];
 		const char *eq = strchr(c->props[i], '=');
@@ -121,12 +126,32 @@ rd_kafka_event_t *ctl_admin_wait(const struct ctl *c, rd_kafka_queue_t *q, rd_ka
 		return NULL;
 	}
 	if (rd_kafka_event_type(ev) != type || rd_kafka_event_error(ev)) {
-		ctl_err("%s", rd_kafka_event_error_string(ev) ? rd_kafka_event_error_string(ev)
-							       : "unexpected answer");
+		ctl_err("%s (broker %s)", rd_kafka_event_error_string(ev) ? rd_kafka_event_error_string(ev)
+									  : "unexpected answer", c->bootstrap);
 		rd_kafka_event_destroy(ev);
 		return NULL;
 	}
 	return ev;
+}
+
+const struct rd_kafka_metadata *ctl_topic_metadata(const struct ctl *c, rd_kafka_t *rk, const char *topic)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, c->timeout_ms) : rd_kafka_last_error();
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	if (e) {
+		ctl_err("cannot get metadata of topic '%s' from %s: %s", topic, c->bootstrap, rd_kafka_err2str(e));
+		return NULL;
+	}
+	if (md->topic_cnt != 1 || md->topics[0].err) {
+		ctl_err("topic '%s': %s", topic,
+			rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+		rd_kafka_metadata_destroy(md);
+		return NULL;
+	}
+	return md;
 }
 
 int main(int argc, char **argv)
@@ -159,13 +184,16 @@ int main(int argc, char **argv)
 			}
 			c.props[c.nprops++] = optarg;
 			break;
-		case 't':
-			c.timeout_ms = atoi(optarg);
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			c.timeout_ms = end != optarg && !*end && v > 0 && v <= 3600000 ? (int)v : 0;
 			if (c.timeout_ms <= 0) {
 				ctl_err("--timeout %s: expected milliseconds > 0", optarg);
 				return CTL_EXIT_USAGE;
 			}
 			break;
+		}
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("logshipctl %s (librdkafka %s)\n", LOGSHIP_VERSION, rd_kafka_version_str()); return 0;
 		default: fputs(usage, stderr); return CTL_EXIT_USAGE;
@@ -175,6 +203,10 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return CTL_EXIT_USAGE;
 	}
+	rd_kafka_conf_t *probe = ctl_conf(&c);  /* a bad -X is a usage error, before any work */
+	if (!probe)
+		return CTL_EXIT_USAGE;
+	rd_kafka_conf_destroy(probe);
 	const char *cmd = argv[optind];
 	int cargc = argc - optind;
 	char **cargv = argv + optind;

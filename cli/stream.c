@@ -25,6 +25,20 @@ static const char consume_usage[] =
 	"Prints each event's value on one line; --json (global) prints topic, partition,\n"
 	"offset, timestamp, key and value as one JSON object per line.\n";
 
+/* A whole decimal number in [min, max]; else a usage message and -1. */
+static int num_arg(const char *opt, const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		ctl_err("%s %s: expected a number from %lld to %lld", opt, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static void print_message(const struct ctl *c, const rd_kafka_message_t *m, int with_key)
 {
 	if (c->json) {
@@ -71,15 +85,25 @@ int ctl_consume(struct ctl *c, int argc, char **argv)
 	};
 	int from_beginning = 0, exit_at_end = 0, with_key = 0, o;
 	long partition = -1;
-	long long offset = -1, max = -1;
+	long long offset = -1, max = -1, num;
 	const char *group = NULL;
 	while ((o = getopt_long(argc, argv, "Bg:p:o:n:ekh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'B': from_beginning = 1; break;
 		case 'g': group = optarg; break;
-		case 'p': partition = strtol(optarg, NULL, 10); break;
-		case 'o': offset = strtoll(optarg, NULL, 10); break;
-		case 'n': max = strtoll(optarg, NULL, 10); break;
+		case 'p':
+			if (num_arg("--partition", optarg, 0, INT32_MAX, &num) < 0)
+				return CTL_EXIT_USAGE;
+			partition = (long)num;
+			break;
+		case 'o':
+			if (num_arg("--offset", optarg, 0, INT64_MAX, &offset) < 0)
+				return CTL_EXIT_USAGE;
+			break;
+		case 'n':
+			if (num_arg("--max-messages", optarg, 1, INT64_MAX, &max) < 0)
+				return CTL_EXIT_USAGE;
+			break;
 		case 'e': exit_at_end = 1; break;
 		case 'k': with_key = 1; break;
 		case 'h': fputs(consume_usage, stdout); return 0;
@@ -106,7 +130,14 @@ int ctl_consume(struct ctl *c, int argc, char **argv)
 	rd_kafka_poll_set_consumer(rk);
 	int rc = 0, parts = 0;
 	rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(16);
+	/* The topic must exist (and the broker answer) before we wait on it. */
+	const struct rd_kafka_metadata *md = ctl_topic_metadata(c, rk, topic);
+	if (!md) {
+		rc = CTL_EXIT_FAIL;
+		goto out;
+	}
 	if (group) {
+		rd_kafka_metadata_destroy(md);
 		rd_kafka_topic_partition_list_add(tl, topic, RD_KAFKA_PARTITION_UA);
 		rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, tl);
 		if (e) {
@@ -115,18 +146,7 @@ int ctl_consume(struct ctl *c, int argc, char **argv)
 			goto out;
 		}
 	} else {
-		rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-		const struct rd_kafka_metadata *md;
-		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, c->timeout_ms);
-		rd_kafka_topic_destroy(rkt);
-		if (e || md->topic_cnt != 1 || md->topics[0].err) {
-			ctl_err("topic '%s': %s", topic,
-				rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
-			if (!e)
-				rd_kafka_metadata_destroy(md);
-			rc = CTL_EXIT_FAIL;
-			goto out;
-		}
+		rd_kafka_resp_err_t e;
 		int64_t start = from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
 		if (offset >= 0)
 			start = offset;
@@ -224,7 +244,13 @@ int ctl_produce(struct ctl *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "k:p:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'k': key = optarg; break;
-		case 'p': partition = (int32_t)strtol(optarg, NULL, 10); break;
+		case 'p': {
+			long long num;
+			if (num_arg("--partition", optarg, 0, INT32_MAX, &num) < 0)
+				return CTL_EXIT_USAGE;
+			partition = (int32_t)num;
+			break;
+		}
 		case 'h': fputs(produce_usage, stdout); return 0;
 		default: fputs(produce_usage, stderr); return CTL_EXIT_USAGE;
 		}
@@ -238,6 +264,24 @@ int ctl_produce(struct ctl *c, int argc, char **argv)
 	if (!conf)
 		return CTL_EXIT_USAGE;
 	rd_kafka_conf_set(conf, "acks", "all", NULL, 0);
+	/* Producing to a new topic creates it where the broker allows that
+	 * (logship-broker's auto_create_topics, Kafka's auto.create.topics.enable),
+	 * as Kafka's console producer does; -X allow.auto.create.topics=false wins. */
+	int user_set = 0;
+	for (int i = 0; i < c->nprops; i++)
+		user_set |= !strncmp(c->props[i], "allow.auto.create.topics=", 25);
+	if (!user_set)
+		rd_kafka_conf_set(conf, "allow.auto.create.topics", "true", NULL, 0);
+	/* A dead broker fails the run within the flush bound below rather than
+	 * after librdkafka's default of five minutes per message. */
+	int tmo_set = 0;
+	for (int i = 0; i < c->nprops; i++)
+		tmo_set |= !strncmp(c->props[i], "message.timeout.ms=", 19);
+	if (!tmo_set) {
+		char ms[24];
+		snprintf(ms, sizeof(ms), "%d", c->timeout_ms * 3);
+		rd_kafka_conf_set(conf, "message.timeout.ms", ms, NULL, 0);
+	}
 	rd_kafka_conf_set(conf, "linger.ms", "5", NULL, 0);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, &st);
@@ -247,7 +291,7 @@ int ctl_produce(struct ctl *c, int argc, char **argv)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	long long sent = 0;
+	long long sent = 0, refused = 0;
 	while ((n = getline(&line, &cap, stdin)) >= 0) {
 		if (n > 0 && line[n - 1] == '\n')
 			n--;
@@ -262,7 +306,7 @@ int ctl_produce(struct ctl *c, int argc, char **argv)
 			}
 			if (e) {
 				ctl_err("produce to '%s': %s", argv[optind], rd_kafka_err2str(e));
-				st.failed++;
+				refused++;
 			} else {
 				sent++;
 			}
@@ -271,12 +315,18 @@ int ctl_produce(struct ctl *c, int argc, char **argv)
 		rd_kafka_poll(rk, 0);
 	}
 	free(line);
-	rd_kafka_flush(rk, c->timeout_ms * 3);
+	rd_kafka_flush(rk, c->timeout_ms * 3 + 1000);
 	long long pending = rd_kafka_outq_len(rk);
 	rd_kafka_destroy(rk);
+	/* Every line read was either refused at once, failed its delivery
+	 * report, or is still queued: all of them count as not delivered. */
+	long long lines = sent + refused, lost = lines - st.delivered;
 	if (c->json)
-		printf("{\"sent\":%lld,\"delivered\":%lld,\"failed\":%lld}\n", sent, st.delivered, st.failed + pending);
+		printf("{\"sent\":%lld,\"delivered\":%lld,\"failed\":%lld}\n", lines, st.delivered, lost);
 	else
-		fprintf(stderr, "logshipctl: %lld events delivered, %lld failed\n", st.delivered, st.failed + pending);
-	return st.failed || pending ? CTL_EXIT_FAIL : 0;
+		fprintf(stderr, "logshipctl: %lld events delivered, %lld failed\n", st.delivered, lost);
+	if (lost)
+		ctl_err("%lld of %lld event(s) not delivered to topic '%s' at %s%s", lost, lines, argv[optind],
+			c->bootstrap, pending ? " (some still queued at the timeout)" : "");
+	return lost ? CTL_EXIT_FAIL : 0;
 }

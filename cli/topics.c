@@ -41,32 +41,57 @@ static int topics_list(struct ctl *c, rd_kafka_t *rk)
 	return 0;
 }
 
+static void json_i64_or_null(int64_t v)
+{
+	if (v >= 0)
+		printf("%lld", (long long)v);
+	else
+		fputs("null", stdout);
+}
+
 static int topics_describe(struct ctl *c, rd_kafka_t *rk, int n, char **names)
 {
-	int rc = 0;
+	int rc = 0, shown = 0;
 	if (c->json)
 		fputs("[", stdout);
 	for (int k = 0; k < n; k++) {
-		rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, names[k], NULL);
-		const struct rd_kafka_metadata *md;
-		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, c->timeout_ms);
-		rd_kafka_topic_destroy(rkt);
-		if (e || md->topic_cnt != 1 || md->topics[0].err) {
-			ctl_err("topic '%s': %s", names[k],
-				rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
-			if (!e)
-				rd_kafka_metadata_destroy(md);
+		const struct rd_kafka_metadata *md = ctl_topic_metadata(c, rk, names[k]);
+		rd_kafka_resp_err_t e;
+		if (!md) {
 			rc = CTL_EXIT_FAIL;
 			continue;
 		}
 		const struct rd_kafka_metadata_topic *t = &md->topics[0];
+		int64_t *sizes = calloc((size_t)t->partition_cnt + 1, sizeof(*sizes));
+		const char *why = NULL;
+		if (!sizes) {
+			ctl_err("out of memory");
+			rd_kafka_metadata_destroy(md);
+			rc = CTL_EXIT_FAIL;
+			continue;
+		}
+		ctl_partition_sizes(c, md, t, sizes, &why);
+		int64_t total = 0;
+		for (int p = 0; p < t->partition_cnt; p++)
+			total = total < 0 || sizes[p] < 0 ? -1 : total + sizes[p];
 		if (c->json) {
-			printf("%s{\"topic\":", k ? "," : "");
+			printf("%s{\"topic\":", shown++ ? "," : "");
 			ctl_json_str(stdout, t->topic, strlen(t->topic));
+			fputs(",\"size_bytes\":", stdout);
+			json_i64_or_null(total);
+			if (why) {
+				fputs(",\"size_error\":", stdout);
+				ctl_json_str(stdout, why, strlen(why));
+			}
 			fputs(",\"partitions\":[", stdout);
 		} else {
-			printf("topic %s: %d partitions\n", t->topic, t->partition_cnt);
-			printf("  %-9s %-6s %20s %20s %12s\n", "PARTITION", "LEADER", "START", "END", "MESSAGES");
+			printf("topic %s: %d partition(s)", t->topic, t->partition_cnt);
+			if (total >= 0)
+				printf(", %lld bytes on disk\n", (long long)total);
+			else
+				printf(", size on disk unknown (%s)\n", why ? why : "not reported");
+			printf("  %9s %6s %20s %20s %12s %14s\n", "PARTITION", "LEADER", "START", "END", "MESSAGES",
+			       "SIZE");
 		}
 		for (int p = 0; p < t->partition_cnt; p++) {
 			int64_t lo = -1, hi = -1;
@@ -75,16 +100,30 @@ static int topics_describe(struct ctl *c, rd_kafka_t *rk, int n, char **names)
 			if (e) {
 				ctl_err("offsets of %s/%d: %s", t->topic, id, rd_kafka_err2str(e));
 				rc = CTL_EXIT_FAIL;
+				lo = hi = -1;
 			}
-			if (c->json)
-				printf("%s{\"partition\":%d,\"leader\":%d,\"start_offset\":%lld,\"end_offset\":%lld}",
-				       p ? "," : "", id, t->partitions[p].leader, (long long)lo, (long long)hi);
-			else
-				printf("  %-9d %-6d %20lld %20lld %12lld\n", id, t->partitions[p].leader,
-				       (long long)lo, (long long)hi, (long long)(hi - lo));
+			if (c->json) {
+				printf("%s{\"partition\":%d,\"leader\":%d,\"start_offset\":", p ? "," : "", id,
+				       t->partitions[p].leader);
+				json_i64_or_null(lo);
+				fputs(",\"end_offset\":", stdout);
+				json_i64_or_null(hi);
+				fputs(",\"messages\":", stdout);
+				json_i64_or_null(lo >= 0 && hi >= 0 ? hi - lo : -1);
+				fputs(",\"size_bytes\":", stdout);
+				json_i64_or_null(sizes[p]);
+				fputs("}", stdout);
+			} else {
+				char sz[24] = "-";
+				if (sizes[p] >= 0)
+					snprintf(sz, sizeof(sz), "%lld", (long long)sizes[p]);
+				printf("  %9d %6d %20lld %20lld %12lld %14s\n", id, t->partitions[p].leader,
+				       (long long)lo, (long long)hi, (long long)(hi - lo), sz);
+			}
 		}
 		if (c->json)
 			fputs("]}", stdout);
+		free(sizes);
 		rd_kafka_metadata_destroy(md);
 	}
 	if (c->json)
@@ -130,13 +169,16 @@ static int topics_create(struct ctl *c, rd_kafka_t *rk, int argc, char **argv)
 	int nconfigs = 0;
 	while ((o = getopt_long(argc, argv, "p:c:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'p':
-			partitions = atoi(optarg);
+		case 'p': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			partitions = end != optarg && !*end && v >= 1 && v <= 10000 ? (int)v : 0;
 			if (partitions < 1 || partitions > 10000) {
 				ctl_err("--partitions %s: expected 1..10000", optarg);
 				return CTL_EXIT_USAGE;
 			}
 			break;
+		}
 		case 'c':
 			if (nconfigs == 64 || !strchr(optarg, '=')) {
 				ctl_err("--config %s: expected KEY=VALUE (at most 64)", optarg);

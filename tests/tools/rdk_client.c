@@ -4,16 +4,26 @@
  *   rdk_client produce BROKERS TOPIC COUNT [opts]   numbered messages "<prefix><n>"
  *       prints "ack <partition> <offset> <n>" per successful delivery report,
  *       "fail <n> <error>" per failed one; line-buffered so a crash test sees
- *       every ack printed before it kills the broker.
+ *       every ack printed before it kills the broker. SIGTERM stops producing
+ *       new messages and waits (up to --timeout) for the ones in flight; the
+ *       last line is "produced <count>" (numbers start .. start+count-1).
  *   rdk_client consume BROKERS TOPIC PARTITION OFFSET COUNT [opts]
  *       assign() at an explicit offset (or "beginning"/"end"); prints
  *       "msg <offset> <value>" per message, "error <code> <name>" on a
  *       partition error, "eof <offset>" at the end of the partition.
+ *   rdk_client group-consume BROKERS TOPIC GROUP COUNT [opts]
+ *       subscribe() as a member of GROUP (session.timeout.ms etc. via -X);
+ *       prints "assigned T/P,..." and "revoked T/P,..." at each rebalance,
+ *       "msg <partition> <offset> <value>" per message, and commits each
+ *       message's offset synchronously before reading on ("commit-error
+ *       <name>" if that fails). COUNT 0: until SIGTERM/SIGINT or --timeout.
+ *       Exits through consumer_close() (LeaveGroup) unless killed.
  *   rdk_client bench-produce BROKERS TOPIC COUNT SIZE ACKS
  *   rdk_client bench-consume BROKERS TOPIC PARTITIONS COUNT
  *       print one "figure" line with msgs/s and MiB/s.
  * opts: -X key=value (any librdkafka property), --start N (first number),
- *       --timeout S (give up after S seconds), --prefix P.
+ *       --timeout S (give up after S seconds), --prefix P,
+ *       --rate N (produce at most N messages per second).
  * Exit: 0 when every message was delivered/read, 1 otherwise, 2 usage. */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,9 +40,16 @@ struct opts {
 	long long start;
 	double timeout;
 	const char *prefix;
+	double rate;
 };
 
 static long long delivered, failed;
+static volatile sig_atomic_t stop_producing;
+
+static void on_term(int sig)
+{
+	stop_producing = 1;
+}
 
 static double now_s(void)
 {
@@ -60,6 +77,8 @@ static int parse_opts(int argc, char **argv, int i, struct opts *o)
 			o->timeout = atof(argv[++i]);
 		} else if (!strcmp(argv[i], "--prefix") && i + 1 < argc) {
 			o->prefix = argv[++i];
+		} else if (!strcmp(argv[i], "--rate") && i + 1 < argc) {
+			o->rate = atof(argv[++i]);
 		} else {
 			return -1;
 		}
@@ -116,13 +135,27 @@ static rd_kafka_t *new_producer(const char *brokers, const struct opts *o, int p
 	return rk;
 }
 
-/* Produces count messages; returns the number not delivered. */
+/* Waits until message i may go under --rate (serving delivery reports). */
+static void pace(rd_kafka_t *rk, const struct opts *o, double t0, long long i)
+{
+	if (o->rate <= 0)
+		return;
+	double due = t0 + (double)i / o->rate;
+	double now;
+	while ((now = now_s()) < due && !stop_producing)
+		rd_kafka_poll(rk, (int)((due - now) * 1000) + 1);
+}
+
+/* Produces count messages (fewer if stopped: *sent says how many); returns
+ * the number of those not delivered. */
 static long long produce(rd_kafka_t *rk, const char *topic, long long count, size_t size,
-			 const struct opts *o)
+			 const struct opts *o, long long *sent)
 {
 	char buf[65536];
-	double deadline = now_s() + o->timeout;
-	for (long long i = 0; i < count; i++) {
+	double t0 = now_s(), deadline = t0 + o->timeout;
+	*sent = 0;
+	for (long long i = 0; i < count && !stop_producing; i++) {
+		pace(rk, o, t0, i);
 		long long n = o->start + i;
 		int len = size ? (int)size : snprintf(buf, sizeof(buf), "%s%lld", o->prefix, n);
 		if (size)
@@ -136,18 +169,19 @@ static long long produce(rd_kafka_t *rk, const char *topic, long long count, siz
 				break;
 			if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 				fprintf(stderr, "rdk_client: produce: %s\n", rd_kafka_err2str(e));
-				return count;
+				return *sent + 1 - delivered;
 			}
 			rd_kafka_poll(rk, 10);
 			if (now_s() > deadline)
-				return count;
+				return *sent + 1 - delivered;
 		}
+		++*sent;
 		rd_kafka_poll(rk, 0);
 	}
 	while (rd_kafka_outq_len(rk) > 0 && now_s() < deadline)
 		rd_kafka_poll(rk, 50);
 	fflush(stdout);
-	return count - delivered;
+	return *sent - delivered;
 }
 
 static int cmd_produce(int argc, char **argv)
@@ -156,10 +190,13 @@ static int cmd_produce(int argc, char **argv)
 	if (argc < 5 || parse_opts(argc, argv, 5, &o) < 0)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGTERM, on_term);
 	rd_kafka_t *rk = new_producer(argv[2], &o, 1);
 	if (!rk)
 		return 2;
-	long long missing = produce(rk, argv[3], atoll(argv[4]), 0, &o);
+	long long sent;
+	long long missing = produce(rk, argv[3], atoll(argv[4]), 0, &o, &sent);
+	printf("produced %lld\n", sent);
 	fprintf(stderr, "rdk_client: %lld delivered, %lld failed\n", delivered, failed);
 	rd_kafka_destroy(rk);
 	return missing ? 1 : 0;
@@ -247,6 +284,94 @@ static int cmd_consume(int argc, char **argv)
 	return got >= want ? 0 : 1;
 }
 
+static volatile sig_atomic_t gc_stop;
+static void gc_on_signal(int sig) { (void)sig; gc_stop = 1; }
+
+static void gc_print_list(const char *what, const rd_kafka_topic_partition_list_t *l)
+{
+	printf("%s ", what);
+	for (int i = 0; i < l->cnt; i++)
+		printf("%s%s/%d", i ? "," : "", l->elems[i].topic, (int)l->elems[i].partition);
+	printf("\n");
+}
+
+static void gc_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+			 void *opaque)
+{
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		gc_print_list("assigned", parts);
+		rd_kafka_assign(rk, parts);
+	} else {
+		gc_print_list("revoked", parts);
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+static int cmd_group_consume(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	char err[512];
+	if (argc < 6 || parse_opts(argc, argv, 6, &o) < 0)
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err));
+	rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof(err));
+	rd_kafka_conf_set(c, "check.crcs", "true", err, sizeof(err));
+	if (rd_kafka_conf_set(c, "bootstrap.servers", argv[2], err, sizeof(err)) != RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(c, "group.id", argv[4], err, sizeof(err)) != RD_KAFKA_CONF_OK)
+		goto bad;
+	for (int i = 0; i < o.nprops; i++)
+		if (rd_kafka_conf_set(c, o.props[i][0], o.props[i][1], err, sizeof(err)) != RD_KAFKA_CONF_OK)
+			goto bad;
+	rd_kafka_conf_set_rebalance_cb(c, gc_rebalance);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+	if (!rk) {
+		fprintf(stderr, "rdk_client: %s\n", err);
+		return 2;
+	}
+	rd_kafka_poll_set_consumer(rk);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, argv[3], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e) {
+		fprintf(stderr, "rdk_client: subscribe: %s\n", rd_kafka_err2str(e));
+		rd_kafka_destroy(rk);
+		return 1;
+	}
+	signal(SIGTERM, gc_on_signal);
+	signal(SIGINT, gc_on_signal);
+	long long want = atoll(argv[5]), got = 0;
+	double deadline = now_s() + o.timeout;
+	while (!gc_stop && (want == 0 || got < want) && now_s() < deadline) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (!m)
+			continue;
+		if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				printf("error %d %s\n", m->err, rd_kafka_err2name(m->err));
+		} else {
+			got++;
+			printf("msg %d %" PRId64 " %.*s\n", (int)m->partition, m->offset, (int)m->len,
+			       (const char *)m->payload);
+			e = rd_kafka_commit_message(rk, m, 0);
+			if (e)
+				printf("commit-error %s\n", rd_kafka_err2name(e));
+		}
+		rd_kafka_message_destroy(m);
+	}
+	fflush(stdout);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	printf("closed %lld\n", got);
+	return want == 0 || got >= want ? 0 : 1;
+bad:
+	fprintf(stderr, "rdk_client: %s\n", err);
+	rd_kafka_conf_destroy(c);
+	return 2;
+}
+
 static int cmd_bench_produce(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -264,7 +389,8 @@ static int cmd_bench_produce(int argc, char **argv)
 	long long count = atoll(argv[4]);
 	size_t size = (size_t)atol(argv[5]);
 	double t0 = now_s();
-	long long missing = produce(rk, argv[3], count, size, &o);
+	long long sent;
+	long long missing = produce(rk, argv[3], count, size, &o, &sent);
 	double dt = now_s() - t0;
 	printf("broker produce acks=%s: %lld msgs of %zu B in %.2f s: %.0f msgs/s, %.1f MiB/s%s\n", argv[6], count,
 	       size, dt, count / dt, count * (double)size / dt / 1048576.0, missing ? " (SOME NOT DELIVERED)" : "");
@@ -304,6 +430,8 @@ int main(int argc, char **argv)
 		rc = cmd_produce(argc, argv);
 	else if (argc >= 2 && !strcmp(argv[1], "consume"))
 		rc = cmd_consume(argc, argv);
+	else if (argc >= 2 && !strcmp(argv[1], "group-consume"))
+		rc = cmd_group_consume(argc, argv);
 	else if (argc >= 2 && !strcmp(argv[1], "bench-produce"))
 		rc = cmd_bench_produce(argc, argv);
 	else if (argc >= 2 && !strcmp(argv[1], "bench-consume"))
