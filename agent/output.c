@@ -65,8 +65,11 @@ static size_t dead_letters(struct output *o, struct out_record *recs, size_t n)
 {
 	size_t written = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (recs[i].status != OUT_REJECT)
+		if (recs[i].status != OUT_REJECT) {
+			free(recs[i].reason);  /* rejected, then changed to a retry */
+			recs[i].reason = NULL;
 			continue;
+		}
 		int rc = deadletter_write(&o->dl, o->name, &recs[i], recs[i].reason);
 		if (rc < 0) {
 			output_error(o, "cannot write to the dead-letter log %s: %s (the record is retried)",

@@ -7,6 +7,9 @@
 extern const struct input_module generate_input, stdin_input;
 extern const struct input_module tail_input;
 extern const struct output_module file_output, stdout_output;
+extern const struct output_module elasticsearch_output;
+extern const struct output_module http_output;
+extern const struct output_module tcp_output;
 extern const struct output_module kafka_output;
 
 const struct input_module *const registry_inputs[] = {
@@ -19,6 +22,9 @@ const struct input_module *const registry_inputs[] = {
 const struct output_module *const registry_outputs[] = {
 	&file_output,
 	&stdout_output,
+	&elasticsearch_output,
+	&http_output,
+	&tcp_output,
 	&kafka_output,
 	NULL,
 };
