@@ -5,6 +5,8 @@
 #include "agent/module.h"
 
 extern const struct input_module generate_input, stdin_input;
+extern const struct input_module syslog_input;
+extern const struct input_module journald_input;
 extern const struct input_module tail_input;
 extern const struct output_module file_output, stdout_output;
 extern const struct output_module elasticsearch_output;
@@ -15,6 +17,8 @@ extern const struct output_module kafka_output;
 const struct input_module *const registry_inputs[] = {
 	&generate_input,
 	&stdin_input,
+	&syslog_input,
+	&journald_input,
 	&tail_input,
 	NULL,
 };

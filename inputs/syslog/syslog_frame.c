@@ -77,7 +77,11 @@ int syslog_framer_next(struct syslog_framer *f, const char **msg, size_t *len, i
 			n = n * 10 + (uint64_t)(p[i++] - '0');
 		if (i == avail && i < PREFIX_MAX)
 			return 0;  /* the count is not complete yet */
-		if (i >= PREFIX_MAX || p[i] != ' ') {
+		if (i >= PREFIX_MAX) {
+			f->error = "octet count larger than the maximum message size";
+			return -EPROTO;
+		}
+		if (p[i] != ' ') {
 			f->error = "octet count not followed by a space";
 			return -EPROTO;
 		}

@@ -396,6 +396,8 @@ static int bsd_tag(struct cur *c, struct syslog_msg *m)
 			return -1;
 	} else if (expect(&t, ':')) {
 		return -1;
+	} else if (!at_end(&t) && peek(&t) != ' ') {
+		return -1;  /* "CEF:0|...", "LEEF:1.0|...": a payload, not a tag */
 	}
 	if (peek(&t) == ' ')
 		t.p++;

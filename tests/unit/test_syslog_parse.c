@@ -117,6 +117,43 @@ static const struct row rows[] = {
 	{ "<22>Nov 24 23:40:00 host postfix/smtpd[999]: connect from unknown", A, F3, 22, "2026-11-24T23:40:00.000000000Z", 0,
 	  "host", "postfix/smtpd", "999", "", "", "connect from unknown", 0 },
 	{ "<13>Nov 24 23:40:00 host app[12] message", A, F3, 13, "2026-11-24T23:40:00.000000000Z", 0, "host", "app", "12", "", "", "message", 0 },
+	/* more real senders: FortiGate (key=value, no header), Palo Alto CSV, HAProxy,
+	 * Docker's syslog driver (rfc5424micro), VMware ESXi in both forms, MikroTik
+	 * (no time, no host), macOS, Windows Event-to-syslog, Cisco NX-OS (year
+	 * first: not a 3164 time, kept), Ubiquiti, ArcSight CEF (not a tag), cron,
+	 * sshd, SD with several elements and a +05:30 offset, Cisco IOS with a host */
+	{ "<189>date=2026-11-24 time=23:40:00 devname=\"FG100E\" logid=\"0000000013\" type=\"traffic\"", A, F3, 189, NULL, 0,
+	  "", "", "", "", "", "date=2026-11-24 time=23:40:00 devname=\"FG100E\" logid=\"0000000013\" type=\"traffic\"", 0 },
+	{ "<14>Nov 24 23:40:00 PA-VM 1,2026/11/24 23:40:00,007200001056,TRAFFIC,end,1", A, F3, 14, "2026-11-24T23:40:00.000000000Z", 0,
+	  "PA-VM", "", "", "", "", "1,2026/11/24 23:40:00,007200001056,TRAFFIC,end,1", 0 },
+	{ "<134>Nov 24 23:40:00 lb1 haproxy[2345]: 10.0.0.1:5432 [24/Nov/2026:23:40:00.123] fe be/srv1 200 512", A, F3, 134,
+	  "2026-11-24T23:40:00.000000000Z", 0, "lb1", "haproxy", "2345", "", "", "10.0.0.1:5432 [24/Nov/2026:23:40:00.123] fe be/srv1 200 512", 0 },
+	{ "<30>1 2026-11-24T23:40:00.123456Z dockerhost nginx 4321 nginx - 172.17.0.1 - - \"GET / HTTP/1.1\" 200", A, F5, 30,
+	  "2026-11-24T23:40:00.123456000Z", 0, "dockerhost", "nginx", "4321", "nginx", "", "172.17.0.1 - - \"GET / HTTP/1.1\" 200", 0 },
+	{ "<166>2026-11-24T23:40:00.123Z esxi01.example.com Hostd: info hostd[2099835] [Originator@6876 sub=Vimsvc] Task Completed", A, F3, 166,
+	  "2026-11-24T23:40:00.123000000Z", 0, "esxi01.example.com", "Hostd", "", "", "", "info hostd[2099835] [Originator@6876 sub=Vimsvc] Task Completed", 0 },
+	{ "<14>1 2026-11-24T23:40:00.123Z esxi01.example.com Hostd 2099835 - [Originator@6876 sub=\"Vimsvc\" opID=\"abc\"] Task Completed", A, F5, 14,
+	  "2026-11-24T23:40:00.123000000Z", 0, "esxi01.example.com", "Hostd", "2099835", "", "[Originator@6876 sub=\"Vimsvc\" opID=\"abc\"]", "Task Completed", 0 },
+	{ "<30>system,info,account user admin logged in from 10.0.0.5 via winbox", A, F3, 30, NULL, 0, "", "", "", "", "",
+	  "system,info,account user admin logged in from 10.0.0.5 via winbox", 0 },
+	{ "<5>Nov 24 23:40:00 MacBook-Pro com.apple.xpc.launchd[1] (com.apple.example): Service exited", A, F3, 5,
+	  "2026-11-24T23:40:00.000000000Z", 0, "MacBook-Pro", "com.apple.xpc.launchd", "1", "", "", "(com.apple.example): Service exited", 0 },
+	{ "<13>Nov 24 23:40:00 WIN-SRV01 Security-Auditing: 4624: AUDIT_SUCCESS An account was successfully logged on.", A, F3, 13,
+	  "2026-11-24T23:40:00.000000000Z", 0, "WIN-SRV01", "Security-Auditing", "", "", "", "4624: AUDIT_SUCCESS An account was successfully logged on.", 0 },
+	{ "<187>2026 Nov 24 23:40:00 UTC: %ETHPORT-5-IF_DOWN_LINK_FAILURE: Interface Ethernet1/1 is down", A, F3, 187, NULL, 0,
+	  "", "", "", "", "", "2026 Nov 24 23:40:00 UTC: %ETHPORT-5-IF_DOWN_LINK_FAILURE: Interface Ethernet1/1 is down", 0 },
+	{ "<11>Nov 24 23:40:00 U6-LR-Office,e063da000000,v6.5.28: hostapd: ath0: STA associated", A, F3, 11, "2026-11-24T23:40:00.000000000Z", 0,
+	  "", "U6-LR-Office,e063da000000,v6.5.28", "", "", "", "hostapd: ath0: STA associated", 0 },
+	{ "<14>Nov 24 23:40:00 host CEF:0|Security|threatmanager|1.0|100|worm stopped|10|src=10.0.0.1", A, F3, 14,
+	  "2026-11-24T23:40:00.000000000Z", 0, "host", "", "", "", "", "CEF:0|Security|threatmanager|1.0|100|worm stopped|10|src=10.0.0.1", 0 },
+	{ "<78>Nov 24 23:40:01 host CRON[4242]: (root) CMD (run-parts /etc/cron.hourly)", A, F3, 78, "2026-11-24T23:40:01.000000000Z", 0,
+	  "host", "CRON", "4242", "", "", "(root) CMD (run-parts /etc/cron.hourly)", 0 },
+	{ "<38>Nov 24 23:40:00 host sshd[1000]: Failed password for invalid user admin from 203.0.113.5 port 4242 ssh2", A, F3, 38,
+	  "2026-11-24T23:40:00.000000000Z", 0, "host", "sshd", "1000", "", "", "Failed password for invalid user admin from 203.0.113.5 port 4242 ssh2", 0 },
+	{ "<13>1 2026-11-24T23:40:00+05:30 h app - - [meta sequenceId=\"1\" sysUpTime=\"37\"][origin ip=\"192.0.2.1\"] m", A, F5, 13,
+	  "2026-11-24T18:10:00.000000000Z", 330, "h", "app", "", "", "[meta sequenceId=\"1\" sysUpTime=\"37\"][origin ip=\"192.0.2.1\"]", "m", 0 },
+	{ "<189>Nov 24 23:40:00 sw1 %LINK-3-UPDOWN: Interface Gi0/1, changed state to up", A, F3, 189, "2026-11-24T23:40:00.000000000Z", 0,
+	  "sw1", "%LINK-3-UPDOWN", "", "", "", "Interface Gi0/1, changed state to up", 0 },
 	/* framing leftovers and one-digit days */
 	{ "<13>Nov 24 23:40:00 h a: m\r\n", A, F3, 13, "2026-11-24T23:40:00.000000000Z", 0, "h", "a", "", "", "", "m", 0 },
 	{ "<13>Nov 4 23:40:00 h a: m", A, F3, 13, "2026-11-04T23:40:00.000000000Z", 0, "h", "a", "", "", "", "m", 0 },
@@ -163,7 +200,7 @@ static void check_str(size_t row, const char *field, struct syslog_str got, cons
 static void test_table(void **state)
 {
 	(void)state;
-	assert_true(sizeof(rows) / sizeof(rows[0]) >= 40);
+	assert_true(sizeof(rows) / sizeof(rows[0]) >= 60);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row *r = &rows[i];
 		struct syslog_msg m;
