@@ -47,8 +47,10 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps test check fuzz bench run clean install tests-build
+.PHONY: all deps test check fuzz bench run clean install deb bins tests-build
 all: deps-ok $(BINS)
+# The binaries alone, without the package check (debian/rules builds this).
+bins: $(BINS)
 
 # Every entry point first checks the Debian packages (installs them as root).
 .PHONY: deps-ok
@@ -59,7 +61,7 @@ deps:
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/libbuffer.a: $(call obj,$(BUFFER_SRC))
 $(B)/libcommon.a: $(call obj,$(COMMON_SRC))
@@ -106,7 +108,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 fuzz: deps-ok
 	@$(MAKE) --no-print-directory fuzz-build B=build/fuzz CC=clang OPT=-O1 \
-	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer"
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	         -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
 	@tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 .PHONY: fuzz-build
 fuzz-build: $(patsubst tests/fuzz/%.c,$(B)/%,$(FUZZ_SRC))
@@ -124,5 +127,51 @@ run: all $(TOOL_BINS)
 
 clean:
 	rm -rf build
+
+# make install: binaries, default configs, man pages, systemd units, data dirs.
+#   make install [DESTDIR=/stage] [PREFIX=/usr/local] [sysconfdir=/etc]
+# Installs what $(B) holds (run `make` first); the units and the man pages get
+# the install's paths. The Debian package installs with PREFIX=/usr.
+PREFIX        ?= /usr/local
+prefix        ?= $(PREFIX)
+bindir        ?= $(prefix)/bin
+sbindir       ?= $(prefix)/sbin
+mandir        ?= $(prefix)/share/man
+docdir        ?= $(prefix)/share/doc/logship
+sysconfdir    ?= /etc
+localstatedir ?= /var
+# systemd reads /usr/local/lib/systemd/system too; /usr uses systemd's own dir.
+systemdunitdir ?= $(if $(filter /usr,$(prefix)),$(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system),$(prefix)/lib/systemd/system)
+INSTALL ?= install
+# Paths written in the units and man pages as shipped (the Debian layout),
+# rewritten for this install.
+PKG_SED := -e 's,/usr/sbin/,$(sbindir)/,g' -e 's,/usr/bin/,$(bindir)/,g' \
+           -e 's,/etc/logship,$(sysconfdir)/logship,g'
+install:
+	@for f in $(B)/logship $(B)/logship-broker $(B)/logshipctl; do \
+	    [ -x $$f ] || { echo "make install: $$f is missing: run make first" >&2; exit 1; }; done
+	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 \
+	    $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(sysconfdir)/logship/conf.d \
+	    $(DESTDIR)$(systemdunitdir)
+	$(INSTALL) -m 0755 $(B)/logship $(B)/logship-broker $(DESTDIR)$(sbindir)/
+	$(INSTALL) -m 0755 $(B)/logshipctl $(DESTDIR)$(bindir)/
+	$(INSTALL) -m 0644 conf.d/logship.yaml conf.d/broker.yaml $(DESTDIR)$(sysconfdir)/logship/
+	$(INSTALL) -m 0644 packaging/conf.d-README $(DESTDIR)$(sysconfdir)/logship/conf.d/README
+	sed $(PKG_SED) packaging/man/logship.8 >$(DESTDIR)$(mandir)/man8/logship.8
+	sed $(PKG_SED) packaging/man/logship-broker.8 >$(DESTDIR)$(mandir)/man8/logship-broker.8
+	sed $(PKG_SED) packaging/man/logshipctl.1 >$(DESTDIR)$(mandir)/man1/logshipctl.1
+	chmod 0644 $(DESTDIR)$(mandir)/man8/logship.8 $(DESTDIR)$(mandir)/man8/logship-broker.8 \
+	    $(DESTDIR)$(mandir)/man1/logshipctl.1
+	sed $(PKG_SED) packaging/systemd/logship.service >$(DESTDIR)$(systemdunitdir)/logship.service
+	sed $(PKG_SED) packaging/systemd/logship-broker.service \
+	    >$(DESTDIR)$(systemdunitdir)/logship-broker.service
+	chmod 0644 $(DESTDIR)$(systemdunitdir)/logship.service \
+	    $(DESTDIR)$(systemdunitdir)/logship-broker.service
+	$(INSTALL) -d -m 0750 $(DESTDIR)$(localstatedir)/lib/logship $(DESTDIR)$(localstatedir)/lib/logship-broker
+
+# make deb: the Debian packages logship and logship-broker (+ -dbgsym) in
+# build/deb/, built by dpkg-buildpackage from packaging/debian/, then lintian.
+deb: deps-ok
+	@tools/deb.sh
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -2,6 +2,7 @@
  * a batch of epoll events is being dispatched is only marked dead, so a later
  * event in the same batch cannot reach a freed watch. */
 #include "agent/loop.h"
+#include "common/notify.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -194,6 +195,9 @@ int loop_run_once(struct loop *l, int nowait)
 	}
 	if (nowait)
 		timeout = 0;
+	/* systemd's watchdog (WatchdogSec=): pinged from here, so a stuck loop
+	 * stops the pings; wakes the loop only when a watchdog is enabled. */
+	timeout = notify_watchdog_tick(now, timeout);
 	struct epoll_event evs[64];
 	int n = epoll_wait(l->epfd, evs, 64, timeout);
 	if (n < 0) {

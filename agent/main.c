@@ -6,6 +6,7 @@
  * refuses to start (exit 1). --check validates and prints the effective
  * config. --doc-config prints docs/configuration.md from the declarations. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "agent/config.h"
 #include "agent/pipeline.h"
 #include "common/logging.h"
+#include "common/notify.h"
 
 #ifndef LOGSHIP_VERSION
 #define LOGSHIP_VERSION "0.1.0"
@@ -38,6 +40,26 @@ static void usage(FILE *f)
 	      f);
 }
 
+/* glibc's malloc, tuned for a long-running agent with a few busy threads:
+ *  - at most 2 arenas: by default every thread that allocates may get its
+ *    own (up to 8 per core) and librdkafka alone starts 3 or more threads
+ *    per producer; each arena keeps its own touched pages (idle RSS);
+ *  - buffers of hundreds of KiB to a few MiB (ring reads, librdkafka's
+ *    produce requests, batches) are allocated and freed at a high rate.
+ *    Under glibc's defaults each is a fresh mmap, or a heap grown and
+ *    trimmed again, so its pages are faulted in and zeroed every time
+ *    (~140k page faults for 2.5M events to Kafka, 15% of the agent's CPU).
+ *    Below 4 MiB they come from the heap, and up to 32 MiB of free memory
+ *    stays there for reuse instead of being handed back at once.
+ * Called first: arenas are made as threads start allocating, and config
+ * checks may already start threads (librdkafka's). */
+static void tune_malloc(void)
+{
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 32 << 20);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -51,6 +73,7 @@ int main(int argc, char **argv)
 	};
 	const char *file = "/etc/logship/logship.yaml", *dir = NULL;
 	int check = 0, c;
+	tune_malloc();
 	while ((c = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': file = optarg; break;
@@ -98,6 +121,7 @@ int main(int argc, char **argv)
 	struct pipeline *p;
 	if (pipeline_new(cfg, file, dir, &p) < 0)
 		return 1;
+	notify_ready();   /* the ring is open, inputs and outputs started */
 	int rc = pipeline_run(p);
 	pipeline_free(p);
 	return rc;

@@ -36,6 +36,7 @@
 
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/notify.h"
 
 #define COMP "agent"
 
@@ -248,6 +249,28 @@ static void flush(struct pipeline *p)
 static void on_batch_timer(void *arg)
 {
 	flush(arg);
+}
+
+/* How long a batch lingers once the inputs have gone quiet (see batch_idle). */
+#define BATCH_IDLE_LINGER_MS 10
+
+/* The loop is about to wait with a batch in memory that is not full: the
+ * inputs have handed over everything they had. The batch leaves at most
+ * BATCH_IDLE_LINGER_MS from now (never later than batch_timeout after its
+ * first event), so at a moderate rate events reach the ring, and the
+ * outputs, within milliseconds, while events arriving close together still
+ * share a batch (one append, one output wake-up per linger, not per event).
+ * A busy loop never gets here and fills its batches to batch_max_bytes.
+ * Only the first idle moment of a batch moves its deadline: a steady trickle
+ * cannot postpone it. */
+static void batch_idle(struct pipeline *p)
+{
+	if (!p->batch_records || p->batch_finished || p->blocked)
+		return;
+	int64_t due = loop_now_ms() + BATCH_IDLE_LINGER_MS;
+	if (p->batch_timer.armed && p->batch_timer.deadline <= due)
+		return;
+	loop_timer_arm(p->loop, &p->batch_timer, BATCH_IDLE_LINGER_MS);
 }
 
 static void on_retry_timer(void *arg)
@@ -690,9 +713,12 @@ static void on_signal(void *arg, int fd, unsigned ev)
 	(void)ev;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
+			notify_reloading();
 			reload(p);
+			notify_ready();
 		} else {
 			LOG_INFO(COMP, "%s: stopping", strsignal((int)si.ssi_signo));
+			notify_stopping();
 			p->quit = 1;
 		}
 	}
@@ -813,6 +839,8 @@ int pipeline_run(struct pipeline *p)
 {
 	LOG_INFO(COMP, "running: %zu input(s), %zu output(s)", p->ninputs, p->noutputs);
 	while (!p->quit) {
+		if (p->nscheduled == 0)
+			batch_idle(p);
 		int rc = loop_run_once(p->loop, p->nscheduled > 0);
 		if (rc < 0) {
 			LOG_ERROR(COMP, "event loop: %s", strerror(-rc));

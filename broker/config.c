@@ -20,7 +20,7 @@ const struct cfg_key broker_config_keys[] = {
 	  "host clients are told to connect to (Metadata); empty: the listen host, or the hostname for 0.0.0.0" },
 	{ "advertised_port", CFG_T_INT, K(advertised_port), "0", 0, NULL, 0, 65535, NULL,
 	  "port clients are told to connect to; 0: the listen port" },
-	{ "data_dir", CFG_T_STRING, K(data_dir), "/var/lib/logship/broker", 0, NULL, 0, 0, NULL,
+	{ "data_dir", CFG_T_STRING, K(data_dir), "/var/lib/logship-broker", 0, NULL, 0, 0, NULL,
 	  "where partitions live, one directory <topic>-<partition> each" },
 	{ "num_partitions", CFG_T_INT, K(num_partitions), "1", 0, NULL, 1, 10000, NULL,
 	  "partitions of an auto-created topic" },

@@ -204,6 +204,52 @@ static int records_check(uint8_t *p, size_t len)
 	return n;
 }
 
+/* Appends one partition's record set; returns a Kafka error code and the
+ * first assigned offset in *base. A set is taken whole or not at all: when
+ * it holds several batches, all are verified before the first is appended.
+ * The usual set is one batch (librdkafka sends one per partition), and
+ * log_append verifies it anyway, so its CRC is computed once, not twice. */
+static int16_t produce_records(struct log *l, const char *topic, int32_t p, uint8_t *recs, size_t len,
+			       int64_t *base)
+{
+	long first = batch_size(recs, len);
+	if (first <= 0 || ((size_t)first != len && records_check(recs, len) < 0))
+		return KERR_CORRUPT_MESSAGE;
+	for (size_t pos = 0; pos < len;) {
+		long bs = batch_size(recs + pos, len - pos);
+		int64_t off;
+		int rc = log_append(l, recs + pos, (size_t)bs, &off);
+		if (rc == -EBADMSG || rc == -EILSEQ || rc == -ENODATA)
+			return KERR_CORRUPT_MESSAGE;  /* a lone batch, checked here first */
+		if (rc < 0) {
+			LOG_ERROR("broker", "append to %s-%d: %s", topic, p, strerror(-rc));
+			return KERR_KAFKA_STORAGE_ERROR;
+		}
+		if (*base < 0)
+			*base = off;
+		pos += (size_t)bs;
+	}
+	return KERR_NONE;
+}
+
+/* One partition of a Produce request: its records appended, and for
+ * acks=-1 the durable offset its response waits for. A Kafka error code. */
+static int16_t produce_partition(struct log *l, const char *topic, int32_t p, struct kstr recs, int16_t acks,
+				 struct req_wait *wait, int64_t *base, const char *peer)
+{
+	int16_t err = recs.len > 0 ? produce_records(l, topic, p, (uint8_t *)recs.p, (size_t)recs.len, base)
+				   : KERR_CORRUPT_MESSAGE;
+	if (err == KERR_CORRUPT_MESSAGE)
+		LOG_WARN("broker", "%s: produce to %s-%d: corrupt record batch (%d bytes) refused", peer, topic, p,
+			 recs.len);
+	if (err || acks != -1)
+		return err;
+	if (wait_add(wait, topic, p, log_end_offset(l)) < 0)
+		return KERR_KAFKA_STORAGE_ERROR;
+	log_sync_request(l);
+	return KERR_NONE;
+}
+
 static enum req_result produce(struct broker *b, int16_t v, struct kreader *r, struct kwriter *w,
 			       struct req_wait *wait, const char *peer)
 {
@@ -230,40 +276,11 @@ static enum req_result produce(struct broker *b, int16_t v, struct kreader *r, s
 			struct kstr recs = kr_bytes(r);
 			if (r->err)
 				return REQ_CLOSE;
-			int16_t err = KERR_NONE;
 			int64_t base = -1;
 			struct log *l = part_log(b, name, p, &tp);
-			if (acks != 0 && acks != 1 && acks != -1)
-				err = KERR_INVALID_REQUIRED_ACKS;
-			else if (!l)
-				err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-			else if (recs.len <= 0 || records_check((uint8_t *)recs.p, (size_t)recs.len) < 0) {
-				err = KERR_CORRUPT_MESSAGE;
-				LOG_WARN("broker", "%s: produce to %.*s-%d: corrupt record batch (%d bytes) refused",
-					 peer, name.len, name.p, p, recs.len);
-			} else {
-				size_t pos = 0;
-				while (pos < (size_t)recs.len) {
-					uint8_t *batch = (uint8_t *)recs.p + pos;
-					long bs = batch_size(batch, (size_t)recs.len - pos);
-					int64_t off;
-					int rc = log_append(l, batch, (size_t)bs, &off);
-					if (rc < 0) {
-						err = rc == -ENOSPC ? KERR_KAFKA_STORAGE_ERROR : KERR_KAFKA_STORAGE_ERROR;
-						LOG_ERROR("broker", "append to %.*s-%d: %s", name.len, name.p, p, strerror(-rc));
-						break;
-					}
-					if (base < 0)
-						base = off;
-					pos += (size_t)bs;
-				}
-				if (!err && acks == -1) {
-					if (wait_add(wait, tp->name, p, log_end_offset(l)) < 0)
-						err = KERR_KAFKA_STORAGE_ERROR;
-					else
-						log_sync_request(l);
-				}
-			}
+			int16_t err = acks != 0 && acks != 1 && acks != -1 ? KERR_INVALID_REQUIRED_ACKS
+				    : !l ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+				    : produce_partition(l, tp->name, p, recs, acks, wait, &base, peer);
 			kw_i32(w, p);
 			kw_i16(w, err);
 			kw_i64(w, base);

@@ -38,6 +38,7 @@
 
 #include "broker/broker.h"
 #include "common/logging.h"
+#include "common/notify.h"
 
 #define MAX_SLOTS 64            /* responses queued per connection */
 #define READ_CHUNK (64 * 1024)
@@ -91,10 +92,15 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Called by the logs from any thread: nudge the loop. */
+/* Called by the logs from any thread: nudge the loop. LOG_EV_APPEND alone
+ * needs no nudge: appends happen on the loop thread itself (Produce, offset
+ * commits), and the loop runs check_parked() after every round of events,
+ * so parked fetches see new data without a write(2) per appended batch. */
 static void wake_notify(void *arg, unsigned events)
 {
 	struct server *s = arg;
+	if (events == LOG_EV_APPEND)
+		return;
 	uint64_t one = 1;
 	if (write(s->wfd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is already non-zero, the loop will wake. */
@@ -539,6 +545,7 @@ static int handle_signals(struct server *s, int64_t mono)
 		if (!s->stopping) {
 			LOG_INFO("broker", "%s: stopping (in-flight requests are answered first)",
 				 strsignal((int)si.ssi_signo));
+			notify_stopping();
 			s->stopping = 1;
 			s->stop_deadline = mono + SHUTDOWN_MS;
 			epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd, NULL);
@@ -632,12 +639,13 @@ int broker_run(struct broker *b)
 	epoll_ctl(s.ep, EPOLL_CTL_ADD, s.lfd, &lev);
 	LOG_INFO("broker", "listening on %s (advertised as %s:%d), data in %s, %zu topic(s)", bound,
 		 b->adv_host, b->adv_port, b->cfg.data_dir, b->topics.n);
+	notify_ready();
 	s.next_retention = mono_ms() + 1000;
 
 	struct epoll_event evs[64];
 	for (;;) {
 		int64_t mono = mono_ms();
-		int n = epoll_wait(s.ep, evs, 64, next_timeout(&s, mono));
+		int n = epoll_wait(s.ep, evs, 64, notify_watchdog_tick(mono, next_timeout(&s, mono)));
 		if (n < 0 && errno != EINTR) {
 			LOG_ERROR("broker", "epoll_wait: %s", strerror(errno));
 			rc = -errno;

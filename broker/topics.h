@@ -10,7 +10,11 @@
 #include "buffer/log.h"
 
 #define TOPIC_NAME_MAX 249
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 #define TOPIC_PARTITIONS_MAX 10000
+#else
+#define TOPIC_PARTITIONS_MAX 16   /* fuzzing: a partition is a log and a thread */
+#endif
 
 struct topic {
 	char name[TOPIC_NAME_MAX + 1];
