@@ -5,7 +5,9 @@
  * rolled at segment_bytes. Offsets count records: a batch of n records takes
  * offsets [base, base + n). Invariants:
  *   - start_offset <= durable_offset <= end_offset; reads never see past
- *     end_offset and never return a batch whose CRC fails.
+ *     end_offset and never return a batch whose CRC fails (every batch found
+ *     on disk at open is checked when read; one this process appended since
+ *     was checked by log_append and is not checked again).
  *   - After a crash, open() truncates the last segment at the first torn or
  *     corrupt batch, so every batch acknowledged under fsync policy survives.
  *   - A segment is deleted only when every cursor is past its last offset, or by

@@ -20,6 +20,10 @@ struct segment {
 	struct idx_entry *idx;        /* sparse: one entry per index_interval_bytes */
 	size_t nidx, idxcap;
 	uint64_t last_idx_pos;
+	/* Bytes from here on were appended by this process (log_append
+	 * verified each batch and wrote it from memory): readers skip their
+	 * CRC. Below it, what recovery found on disk: every read verifies. */
+	uint64_t trusted_pos;
 	int refs, dead;
 };
 

@@ -1,7 +1,15 @@
 /* See kafka_client.h. One rd_kafka_t producer per output instance, driven
  * from the output's own thread: produce a run, then poll delivery reports
  * until none is outstanding. The report callback runs inside rd_kafka_poll on
- * this same thread, so the records it writes to are never shared. */
+ * this same thread, so the records it writes to are never shared.
+ *
+ * Values are produced without RD_KAFKA_MSG_F_COPY: they point into the ring
+ * read buffer, which the agent keeps until send() returns, and send() returns
+ * only once every message has its delivery report (a purge included), after
+ * which librdkafka holds no message. message.copy.max.bytes is raised so that
+ * librdkafka always copies a value into its request buffer rather than
+ * referencing it from there: a purged in-flight request may outlive its
+ * messages. That saves a malloc, a copy and a free per record. */
 #include "outputs/kafka/kafka_client.h"
 
 #include <errno.h>
@@ -121,6 +129,9 @@ int kafka_client_new(const struct kafka_client_config *cfg, struct kafka_client 
 		if (set(conf, key, eq + 1, err, errlen))
 			goto bad;
 	}
+	/* After the user's properties: values are not copied (see the top). */
+	if (set(conf, "message.copy.max.bytes", "1000000000", err, errlen))
+		goto bad;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_log_cb(conf, on_log);
 	rd_kafka_conf_set_opaque(conf, c);
@@ -161,7 +172,7 @@ size_t kafka_client_send(struct kafka_client *c, struct kafka_msg *msgs, size_t 
 		rd_kafka_resp_err_t e = rd_kafka_producev(c->rk, RD_KAFKA_V_TOPIC(m->topic),
 			RD_KAFKA_V_KEY(m->key, m->key ? m->key_len : 0),
 			RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_MSGFLAGS(0),  /* no copy: see the top of this file */
 			RD_KAFKA_V_TIMESTAMP(m->timestamp_ms),
 			RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
 		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -182,7 +193,10 @@ size_t kafka_client_send(struct kafka_client *c, struct kafka_msg *msgs, size_t 
 			c->outstanding++;  /* the headers now belong to the message */
 		}
 		i++;
-		rd_kafka_poll(c->rk, 0);
+		/* Delivery reports free queue room; serving them per message
+		 * costs a lock and a clock read each: every 1024 is enough. */
+		if ((i & 1023) == 0)
+			rd_kafka_poll(c->rk, 0);
 	}
 	for (size_t k = i; k < n; k++) {
 		msgs[k].status = KAFKA_RETRY;
@@ -194,7 +208,10 @@ size_t kafka_client_send(struct kafka_client *c, struct kafka_msg *msgs, size_t 
 			rd_kafka_purge(c->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 			deadline = now_ms() + 60000;  /* purged reports come promptly */
 		}
-		rd_kafka_poll(c->rk, 100);
+		/* flush, not poll: the run is complete, so what is queued goes
+		 * out now instead of lingering (linger.ms only helps while a
+		 * run is being produced); it serves the reports as they come. */
+		rd_kafka_flush(c->rk, 100);
 	}
 	size_t ok = 0;
 	for (size_t k = 0; k < n; k++) {
