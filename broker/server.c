@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/notify.h"
 
@@ -77,20 +78,6 @@ struct server {
 	int stopping;
 	int64_t stop_deadline, next_retention, next_group;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Called by the logs from any thread: nudge the loop. LOG_EV_APPEND alone
  * needs no nudge: appends happen on the loop thread itself (Produce, offset
@@ -237,7 +224,7 @@ static int handle_frame(struct server *s, struct conn *c, uint8_t *req, size_t l
 	if (!sl)
 		return -1;
 	kw_init(&sl->resp);
-	enum req_result r = broker_handle(s->b, req, len, s->stopping, mono_ms(), c->peer, &sl->resp, &sl->wait);
+	enum req_result r = broker_handle(s->b, req, len, s->stopping, clock_mono_ms(), c->peer, &sl->resp, &sl->wait);
 	switch (r) {
 	case REQ_CLOSE:
 		slot_free(sl);
@@ -452,7 +439,7 @@ static void retention(struct server *s, int64_t mono)
 		return;
 	s->next_retention = mono + s->b->cfg.retention_check_interval_ms;
 	int64_t age = s->b->cfg.retention_hours > 0 ? s->b->cfg.retention_hours * 3600 * 1000 : -1;
-	int n = topics_retain(&s->b->topics, now_ms(), age, s->b->cfg.retention_bytes);
+	int n = topics_retain(&s->b->topics, clock_wall_ms(), age, s->b->cfg.retention_bytes);
 	if (n > 0)
 		LOG_INFO("broker", "retention: %d segment(s) deleted", n);
 }
@@ -640,18 +627,18 @@ int broker_run(struct broker *b)
 	LOG_INFO("broker", "listening on %s (advertised as %s:%d), data in %s, %zu topic(s)", bound,
 		 b->adv_host, b->adv_port, b->cfg.data_dir, b->topics.n);
 	notify_ready();
-	s.next_retention = mono_ms() + 1000;
+	s.next_retention = clock_mono_ms() + 1000;
 
 	struct epoll_event evs[64];
 	for (;;) {
-		int64_t mono = mono_ms();
+		int64_t mono = clock_mono_ms();
 		int n = epoll_wait(s.ep, evs, 64, notify_watchdog_tick(mono, next_timeout(&s, mono)));
 		if (n < 0 && errno != EINTR) {
 			LOG_ERROR("broker", "epoll_wait: %s", strerror(errno));
 			rc = -errno;
 			break;
 		}
-		mono = mono_ms();
+		mono = clock_mono_ms();
 		int woke = 0;
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;

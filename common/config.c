@@ -242,6 +242,12 @@ const struct cfg_node *cfg_get(const struct cfg_node *map, const char *key)
 	return NULL;
 }
 
+const struct cfg_node *cfg_at(const struct cfg_node *map, const char *key)
+{
+	const struct cfg_node *n = cfg_get(map, key);
+	return n ? n : map;
+}
+
 int cfg_is_null(const struct cfg_node *n)
 {
 	if (!n)

@@ -64,6 +64,9 @@ void cfg_free(struct cfg_node *root);
 
 /* The value under key in map (NULL when map is NULL, not a map, or lacks key). */
 const struct cfg_node *cfg_get(const struct cfg_node *map, const char *key);
+/* The node of key in map, or map itself when key is absent: where an error
+ * about key is reported. */
+const struct cfg_node *cfg_at(const struct cfg_node *map, const char *key);
 /* 1 when n is NULL or a null scalar (see above), else 0. */
 int cfg_is_null(const struct cfg_node *n);
 /* Formats "file:line:column: fmt..." for node n into err; returns -EINVAL. */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "agent/module.h"
+#include "common/clock.h"
 #include "common/json.h"
 
 #define GEN_BUDGET 8192
@@ -44,20 +45,6 @@ struct gen {
 	uint64_t seq0;                 /* rate: seq at t0 */
 	int done;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int gen_init(struct input *in, const void *conf, void **state)
 {
@@ -96,7 +83,7 @@ static int gen_init(struct input *in, const void *conf, void **state)
 static uint64_t produce(struct gen *g, uint64_t max)
 {
 	uint64_t taken = 0;
-	int64_t ts = now_ms();
+	int64_t ts = clock_ms(CLOCK_REALTIME_COARSE);  /* per batch of events: coarse is enough */
 	char tsbuf[32];
 	json_format_time(tsbuf, ts);
 	size_t size = (size_t)g->c->size;
@@ -148,7 +135,7 @@ static uint64_t produce(struct gen *g, uint64_t max)
 /* Rate mode: hand over what is due since t0, tick again soon. */
 static void gen_tick(struct gen *g)
 {
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	uint64_t due = g->seq0 + (uint64_t)((now - g->t0_ms) * g->c->rate / 1000);
 	if (due > g->seq) {
 		uint64_t want = due - g->seq;
@@ -194,7 +181,7 @@ static void gen_on_timer(void *state)
 static int gen_start(void *state)
 {
 	struct gen *g = state;
-	g->t0_ms = mono_ms();
+	g->t0_ms = clock_mono_ms();
 	g->seq0 = g->seq;
 	if (g->c->count && g->seq >= (uint64_t)g->c->count) {
 		g->done = 1;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent/module.h"
+#include "common/clock.h"
 #include "common/json.h"
 
 struct stdin_conf {
@@ -45,19 +46,12 @@ struct sin {
 	struct sbuf ev;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 0 taken, -EAGAIN refused (ring full). */
 static int emit_line(struct sin *s, const char *line, size_t n)
 {
 	if (n && line[n - 1] == '\r')
 		n--;
-	int64_t ts = now_ms();
+	int64_t ts = clock_wall_ms();
 	char t[32];
 	json_format_time(t, ts);
 	sbuf_reset(&s->ev);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent/module.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "outputs/httpc.h"
 
@@ -89,26 +90,13 @@ struct http_out {
 
 enum { BATCH_DONE, BATCH_STOP };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const struct cfg_node *at(const struct cfg_node *map, const char *key)
-{
-	const struct cfg_node *n = cfg_get(map, key);
-	return n ? n : map;
-}
-
 static int http_check(const void *conf, const struct cfg_node *map, struct cfg_error *err)
 {
 	const struct http_conf *c = conf;
 	if (strstr(c->url, "://") && strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8))
-		return cfg_fail(err, at(map, "url"), "url: \"%s\" is not an http:// or https:// URL", c->url);
+		return cfg_fail(err, cfg_at(map, "url"), "url: \"%s\" is not an http:// or https:// URL", c->url);
 	if (!*c->url)
-		return cfg_fail(err, at(map, "url"), "url must not be empty");
+		return cfg_fail(err, cfg_at(map, "url"), "url must not be empty");
 	if (c->headers && !cfg_is_null(c->headers)) {
 		if (c->headers->kind != CFG_MAP)
 			return cfg_fail(err, c->headers, "headers: expected a map of name: value");
@@ -121,14 +109,14 @@ static int http_check(const void *conf, const struct cfg_node *map, struct cfg_e
 		}
 	}
 	if (c->password && c->password_file)
-		return cfg_fail(err, at(map, "password_file"), "password and password_file: use one");
+		return cfg_fail(err, cfg_at(map, "password_file"), "password and password_file: use one");
 	if ((c->password || c->password_file) && !c->user)
-		return cfg_fail(err, at(map, "password"), "a password needs a user");
+		return cfg_fail(err, cfg_at(map, "password"), "a password needs a user");
 	if (c->password_file && access(c->password_file, R_OK) < 0)
-		return cfg_fail(err, at(map, "password_file"), "password_file: cannot read %s: %s",
+		return cfg_fail(err, cfg_at(map, "password_file"), "password_file: cannot read %s: %s",
 				c->password_file, strerror(errno));
 	if (out_tls_given(map) && strncmp(c->url, "https://", 8) != 0)
-		return cfg_fail(err, at(map, "tls"), "tls: given, but the url is not https://");
+		return cfg_fail(err, cfg_at(map, "tls"), "tls: given, but the url is not https://");
 	return 0;
 }
 
@@ -302,7 +290,7 @@ static int send_batch(struct http_out *h, struct out_record *recs, size_t n)
 		int64_t d = h->resp.retry_after_ms;
 		if (d > h->c->max_retry_after_ms)
 			d = h->c->max_retry_after_ms;
-		h->not_before_ms = mono_ms() + d;
+		h->not_before_ms = clock_mono_ms() + d;
 		output_error(h->out, "%s; %zu event(s) to retry after %" PRId64 "ms (Retry-After)", why, n, d);
 	} else {
 		output_error(h->out, "%s; %zu event(s) to retry", why, n);
@@ -314,7 +302,7 @@ static int send_batch(struct http_out *h, struct out_record *recs, size_t n)
 static int http_send(void *state, struct out_record *recs, size_t n)
 {
 	struct http_out *h = state;
-	int64_t wait = h->not_before_ms - mono_ms();
+	int64_t wait = h->not_before_ms - clock_mono_ms();
 	if (wait > 0 && httpc_wait_ms(&h->abort, wait) < 0)
 		return -ECANCELED;
 	h->not_before_ms = 0;

@@ -40,6 +40,7 @@
 #include <openssl/ssl.h>
 
 #include "agent/module.h"
+#include "common/clock.h"
 #include "common/json_path.h"
 #include "common/logging.h"
 #include "common/sbuf.h"
@@ -93,13 +94,6 @@ struct tcp_out {
 	char why[256];
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int aborted(struct tcp_out *t)
 {
 	struct pollfd p = { .fd = t->efd, .events = POLLIN };
@@ -111,7 +105,7 @@ static int aborted(struct tcp_out *t)
 static int wait_fd(struct tcp_out *t, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - clock_mono_ms();
 		if (left < 0)
 			left = 0;
 		struct pollfd p[2] = { { .fd = t->fd, .events = events }, { .fd = t->efd, .events = POLLIN } };
@@ -253,7 +247,7 @@ static int reconnect(struct tcp_out *t)
 		output_error(t->out, "cannot resolve %s: %s", t->c->host, gai_strerror(g));
 		return -EHOSTUNREACH;
 	}
-	int64_t deadline = mono_ms() + t->c->timeout_ms;
+	int64_t deadline = clock_mono_ms() + t->c->timeout_ms;
 	int rc = -ECONNREFUSED;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		rc = connect_one(t, ai, deadline);
@@ -344,7 +338,7 @@ static int ack_chunks(struct tcp_out *t, struct out_record *recs, size_t *done)
 
 static int write_all(struct tcp_out *t, const char *p, size_t n)
 {
-	int64_t deadline = mono_ms() + t->c->timeout_ms;
+	int64_t deadline = clock_mono_ms() + t->c->timeout_ms;
 	while (n > 0) {
 		ssize_t w;
 		short want = POLLOUT;
@@ -413,18 +407,18 @@ static int add_chunk(struct tcp_out *t, size_t first, size_t end)
 /* Waits (up to timeout) until the peer acknowledged every byte written. */
 static int drain(struct tcp_out *t, struct out_record *recs, size_t *done)
 {
-	int64_t deadline = mono_ms() + t->c->timeout_ms, step = 1;
+	int64_t deadline = clock_mono_ms() + t->c->timeout_ms, step = 1;
 	for (;;) {
 		int rc = ack_chunks(t, recs, done);
 		if (rc < 0 || *done == t->nchunks)
 			return rc;
-		if (mono_ms() >= deadline) {
+		if (clock_mono_ms() >= deadline) {
 			output_error(t->out, "%s:%lld did not acknowledge what was written within %lldms",
 				     t->c->host, (long long)t->c->port, (long long)t->c->timeout_ms);
 			return -ETIMEDOUT;
 		}
 		/* the ACK has no event of its own: wake on the peer's close, or after step */
-		int r = wait_fd(t, POLLIN, mono_ms() + step);
+		int r = wait_fd(t, POLLIN, clock_mono_ms() + step);
 		if (r == -ECANCELED)
 			return r;
 		step = step < 50 ? step * 2 : 50;

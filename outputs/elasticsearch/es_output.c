@@ -32,6 +32,7 @@
 
 #include "agent/module.h"
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "outputs/elasticsearch/es_bulk.h"
 #include "outputs/elasticsearch/es_response.h"
@@ -132,25 +133,12 @@ struct es_out {
 
 enum { CHUNK_DONE, CHUNK_STOP };   /* go on with the next request / stop this send */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- config ------------------------------------------------------------------------ */
-
-static const struct cfg_node *at(const struct cfg_node *map, const char *key)
-{
-	const struct cfg_node *n = cfg_get(map, key);
-	return n ? n : map;
-}
 
 static int check_file(const char *path, const struct cfg_node *map, const char *key, struct cfg_error *err)
 {
 	if (path && access(path, R_OK) < 0)
-		return cfg_fail(err, at(map, key), "%s: cannot read %s: %s", key, path, strerror(errno));
+		return cfg_fail(err, cfg_at(map, key), "%s: cannot read %s: %s", key, path, strerror(errno));
 	return 0;
 }
 
@@ -159,27 +147,27 @@ static int es_check(const void *conf, const struct cfg_node *map, struct cfg_err
 	const struct es_conf *c = conf;
 	int any_https = 0, rc;
 	if (c->hosts.n == 0)
-		return cfg_fail(err, at(map, "hosts"), "hosts: at least one URL is needed");
+		return cfg_fail(err, cfg_at(map, "hosts"), "hosts: at least one URL is needed");
 	for (size_t i = 0; i < c->hosts.n; i++) {
 		const char *h = c->hosts.v[i];
 		if (!*h || (strstr(h, "://") && strncmp(h, "http://", 7) && strncmp(h, "https://", 8)))
-			return cfg_fail(err, at(map, "hosts"), "hosts: \"%s\" is not an http:// or https:// URL", h);
+			return cfg_fail(err, cfg_at(map, "hosts"), "hosts: \"%s\" is not an http:// or https:// URL", h);
 		any_https |= strncmp(h, "https://", 8) == 0;
 	}
 	if (!*c->index)
-		return cfg_fail(err, at(map, "index"), "index must not be empty");
+		return cfg_fail(err, cfg_at(map, "index"), "index must not be empty");
 	if (c->id_field && c->dedupe)
-		return cfg_fail(err, at(map, "dedupe"), "dedupe and id_field both choose the _id: use one");
+		return cfg_fail(err, cfg_at(map, "dedupe"), "dedupe and id_field both choose the _id: use one");
 	if (c->password && c->password_file)
-		return cfg_fail(err, at(map, "password_file"), "password and password_file: use one");
+		return cfg_fail(err, cfg_at(map, "password_file"), "password and password_file: use one");
 	if (c->api_key && c->api_key_file)
-		return cfg_fail(err, at(map, "api_key_file"), "api_key and api_key_file: use one");
+		return cfg_fail(err, cfg_at(map, "api_key_file"), "api_key and api_key_file: use one");
 	if ((c->password || c->password_file) && !c->user)
-		return cfg_fail(err, at(map, "password"), "a password needs a user");
+		return cfg_fail(err, cfg_at(map, "password"), "a password needs a user");
 	if (c->user && (c->api_key || c->api_key_file))
-		return cfg_fail(err, at(map, "api_key"), "basic auth (user) and api_key: use one");
+		return cfg_fail(err, cfg_at(map, "api_key"), "basic auth (user) and api_key: use one");
 	if (out_tls_given(map) && !any_https)
-		return cfg_fail(err, at(map, "tls"), "tls: given, but no host is an https:// URL");
+		return cfg_fail(err, cfg_at(map, "tls"), "tls: given, but no host is an https:// URL");
 	if ((rc = check_file(c->password_file, map, "password_file", err)) < 0 ||
 	    (rc = check_file(c->api_key_file, map, "api_key_file", err)) < 0)
 		return rc;
@@ -317,7 +305,7 @@ static void es_abort(void *state)
  * are down, the one that comes back first (the agent's backoff paces us). */
 static struct es_host *pick_host(struct es_out *e, size_t *idx)
 {
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	size_t best = e->next_host % e->nhosts;
 	for (size_t k = 0; k < e->nhosts; k++) {
 		size_t i = (e->next_host + k) % e->nhosts;
@@ -385,7 +373,7 @@ static int post(struct es_out *e, size_t n)
 			return 0;
 		}
 		int64_t d = backoff_next(&h->bo);
-		h->down_until_ms = mono_ms() + d;
+		h->down_until_ms = clock_mono_ms() + d;
 		output_error(e->out, "%s: %s; %zu event(s) to retry%s", h->conn.url, e->resp.error, n,
 			     e->nhosts > 1 ? ", trying the next host" : "");
 		if (rc == -ETIMEDOUT)

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
+
 struct kafka_client {
 	rd_kafka_t *rk;
 	int64_t message_timeout_ms;
@@ -45,13 +47,6 @@ int kafka_error_is_permanent(int e)
 	default:
 		return 0;
 	}
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -156,7 +151,7 @@ size_t kafka_client_send(struct kafka_client *c, struct kafka_msg *msgs, size_t 
 {
 	/* Wait for reports up to the message timeout plus a margin: librdkafka
 	 * reports every message by then; after it, purge what is left. */
-	int64_t deadline = now_ms() + c->message_timeout_ms + 5000;
+	int64_t deadline = clock_mono_ms() + c->message_timeout_ms + 5000;
 	size_t i = 0;
 	for (i = 0; i < n; i++)
 		msgs[i].status = KAFKA_PENDING;
@@ -180,7 +175,7 @@ size_t kafka_client_send(struct kafka_client *c, struct kafka_msg *msgs, size_t 
 			if (hdrs)
 				rd_kafka_headers_destroy(hdrs);
 			rd_kafka_poll(c->rk, 50);
-			if (now_ms() > deadline)
+			if (clock_mono_ms() > deadline)
 				break;
 			continue;
 		}
@@ -204,9 +199,9 @@ size_t kafka_client_send(struct kafka_client *c, struct kafka_msg *msgs, size_t 
 			 atomic_load(&c->abort) ? "shutting down" : "producer queue full until the timeout");
 	}
 	while (c->outstanding > 0) {
-		if (atomic_load(&c->abort) || now_ms() > deadline) {
+		if (atomic_load(&c->abort) || clock_mono_ms() > deadline) {
 			rd_kafka_purge(c->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-			deadline = now_ms() + 60000;  /* purged reports come promptly */
+			deadline = clock_mono_ms() + 60000;  /* purged reports come promptly */
 		}
 		/* flush, not poll: the run is complete, so what is queued goes
 		 * out now instead of lingering (linger.ms only helps while a

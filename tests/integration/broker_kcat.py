@@ -71,8 +71,10 @@ def main():
     ok(r.returncode == 0 and ("broker 0 at 127.0.0.1:%d" % port) in out, "kcat -L lists the broker")
     ok('topic "numbers" with 4 partitions' in out, "kcat -L lists topic numbers with 4 partitions")
 
-    msgs = "".join("msg-%d\n" % i for i in range(1, N + 1)).encode()
-    r = kcat(["-P", "-b", broker, "-t", "numbers", "-X", "acks=all", "-X", "linger.ms=5"], input=msgs)
+    # Keyed, so the partitioner spreads them by key hash (null keys would be
+    # "sticky": librdkafka keeps them on one partition for a while).
+    msgs = "".join("k%d:msg-%d\n" % (i, i) for i in range(1, N + 1)).encode()
+    r = kcat(["-P", "-b", broker, "-t", "numbers", "-K", ":", "-X", "acks=all", "-X", "linger.ms=5"], input=msgs)
     ok(r.returncode == 0, "kcat -P of %d messages with acks=all: exit 0 (%s)" % (N, r.stderr.decode()[-300:]))
     r = read_all(broker, "numbers")
     ok(r.returncode == 0, "kcat -C -o beginning -e exits 0")
