@@ -18,7 +18,12 @@ const char *input_name(const struct input *in)
 
 int input_emit(struct input *in, int64_t ts_ms, const char *json, size_t len)
 {
-	return pipeline_emit(in->p, in, ts_ms, json, len);
+	return pipeline_emit(in->p, in, ts_ms, json, len, 0);
+}
+
+int input_offer(struct input *in, int64_t ts_ms, const char *json, size_t len)
+{
+	return pipeline_emit(in->p, in, ts_ms, json, len, 1);
 }
 
 void input_set_position(struct input *in, const void *pos, size_t len)

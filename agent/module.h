@@ -91,6 +91,10 @@ const char *input_name(const struct input *in);
  * 0 = taken, -EAGAIN = ring full, not taken (see above), -E2BIG = larger than
  * a batch may be (dropped, counted). */
 int input_emit(struct input *in, int64_t ts_ms, const char *json, size_t len);
+/* The same, for an event the caller keeps and offers again when refused (a
+ * TCP message in a module that also has UDP sources, hence INPUT_CANNOT_WAIT):
+ * a refusal is counted as waiting, never as a drop. */
+int input_offer(struct input *in, int64_t ts_ms, const char *json, size_t len);
 /* The source position after the events emitted so far (opaque bytes, at most
  * INPUT_POSITION_MAX). Checkpointed once they are durable. */
 #define INPUT_POSITION_MAX 4096

@@ -280,7 +280,7 @@ static void on_retry_timer(void *arg)
 		flush(p);
 }
 
-int pipeline_emit(struct pipeline *p, struct input *in, int64_t ts, const char *json, size_t len)
+int pipeline_emit(struct pipeline *p, struct input *in, int64_t ts, const char *json, size_t len, int kept)
 {
 	size_t klen = in->name_len;
 	if (in->stopped)
@@ -294,7 +294,7 @@ int pipeline_emit(struct pipeline *p, struct input *in, int64_t ts, const char *
 	    batch_builder_size(&p->batch) + len + klen + 32 > cfg(p)->batch_max_bytes)
 		flush(p);
 	if (p->blocked) {
-		if (in->mod->flags & INPUT_CANNOT_WAIT)
+		if ((in->mod->flags & INPUT_CANNOT_WAIT) && !kept)
 			METRIC_ADD(in->dropped, 1);
 		else
 			METRIC_ADD(in->refused, 1);

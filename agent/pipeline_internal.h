@@ -144,7 +144,8 @@ void output_stop(struct output *o);
 void output_destroy(struct output *o);
 
 /* pipeline.c, for input.c */
-int pipeline_emit(struct pipeline *p, struct input *in, int64_t ts, const char *json, size_t len);
+/* kept: the input keeps a refused event (input_offer): never a drop. */
+int pipeline_emit(struct pipeline *p, struct input *in, int64_t ts, const char *json, size_t len, int kept);
 void pipeline_position(struct pipeline *p, struct input *in);
 void pipeline_input_done(struct pipeline *p, struct input *in, int exit_agent);
 /* Tag of input `name` (NULL: none) and whether it exists; under p->mu. */

@@ -13,8 +13,8 @@
  * socket is taken off the loop (their senders block once the kernel buffers
  * fill), and the kept messages are offered again when a UDP message gets in
  * or on a timer backing off from 10 ms to 500 ms. Nothing is read meanwhile,
- * so nothing accepted is ever lost. (A refused offer of a kept message is
- * counted by the agent among the drops; see the report on the input API.)
+ * so nothing accepted is ever lost. Kept messages go through input_offer(),
+ * so only UDP's refusals count as drops.
  *
  * There is no source position to checkpoint: a sender that needs more than
  * TCP's guarantee uses its own queue (rsyslog's action queue). */
@@ -99,7 +99,7 @@ static int sl_check(const void *conf, const struct cfg_node *map, struct cfg_err
 	return 0;
 }
 
-int sl_emit(struct sl *s, const char *msg, size_t len, int truncated, const char *extra,
+int sl_emit(struct sl *s, int kept, const char *msg, size_t len, int truncated, const char *extra,
 	    size_t extra_len, int64_t recv_ms, int64_t now_ns)
 {
 	struct syslog_msg m;
@@ -114,7 +114,7 @@ int sl_emit(struct sl *s, const char *msg, size_t len, int truncated, const char
 		sbuf_free(&s->ev);
 		return -EAGAIN;
 	}
-	int rc = input_emit(s->in, ts, s->ev.p, s->ev.len);
+	int rc = kept ? input_offer(s->in, ts, s->ev.p, s->ev.len) : input_emit(s->in, ts, s->ev.p, s->ev.len);
 	return rc == -EAGAIN ? rc : 0;
 }
 

@@ -306,7 +306,7 @@ static int dgram_deliver(struct sl *s, struct sl_listener *l)
 			extra = d->extra;
 			extra_len = d->extra_len;
 		}
-		int rc = sl_emit(s, d->buf + i * d->slot, len, trunc, extra, extra_len, d->recv_ms, d->now_ns);
+		int rc = sl_emit(s, !udp, d->buf + i * d->slot, len, trunc, extra, extra_len, d->recv_ms, d->now_ns);
 		if (rc == -EAGAIN && !udp) {
 			sl_block(s);
 			return -EAGAIN;
@@ -450,7 +450,7 @@ static int conn_process(struct sl *s, struct sl_conn *c, int read)
 	int64_t recv_ms = 0, now_ns = 0;
 	recv_clock(&recv_ms, &now_ns);
 	if (c->held) {
-		if (sl_emit(s, c->held, c->held_len, c->held_trunc, c->extra, c->extra_len, recv_ms, now_ns) < 0) {
+		if (sl_emit(s, 1, c->held, c->held_len, c->held_trunc, c->extra, c->extra_len, recv_ms, now_ns) < 0) {
 			sl_block(s);
 			return -EAGAIN;
 		}
@@ -461,7 +461,7 @@ static int conn_process(struct sl *s, struct sl_conn *c, int read)
 		size_t len;
 		int trunc, r;
 		while ((r = syslog_framer_next(&c->fr, &m, &len, &trunc)) == 1) {
-			if (sl_emit(s, m, len, trunc, c->extra, c->extra_len, recv_ms, now_ns) < 0) {
+			if (sl_emit(s, 1, m, len, trunc, c->extra, c->extra_len, recv_ms, now_ns) < 0) {
 				c->held = m;
 				c->held_len = len;
 				c->held_trunc = trunc;
@@ -477,7 +477,7 @@ static int conn_process(struct sl *s, struct sl_conn *c, int read)
 		}
 		if (c->eof) {
 			if (syslog_framer_flush(&c->fr, &m, &len) &&
-			    sl_emit(s, m, len, 0, c->extra, c->extra_len, recv_ms, now_ns) < 0) {
+			    sl_emit(s, 1, m, len, 0, c->extra, c->extra_len, recv_ms, now_ns) < 0) {
 				c->held = m;
 				c->held_len = len;
 				c->held_trunc = 0;
@@ -510,7 +510,7 @@ static int conn_process(struct sl *s, struct sl_conn *c, int read)
 		if ((size_t)n < room) {
 			/* Most likely drained; hand this over and let epoll say when more comes. */
 			while ((r = syslog_framer_next(&c->fr, &m, &len, &trunc)) == 1) {
-				if (sl_emit(s, m, len, trunc, c->extra, c->extra_len, recv_ms, now_ns) < 0) {
+				if (sl_emit(s, 1, m, len, trunc, c->extra, c->extra_len, recv_ms, now_ns) < 0) {
 					c->held = m;
 					c->held_len = len;
 					c->held_trunc = trunc;

@@ -118,7 +118,7 @@ void sl_fd_set(struct sl *s, int fd, int kind, void *p);
 
 /* syslog.c */
 /* Parses msg and hands it over. 0 taken (or dropped: too large), -EAGAIN refused. */
-int sl_emit(struct sl *s, const char *msg, size_t len, int truncated, const char *extra,
+int sl_emit(struct sl *s, int kept, const char *msg, size_t len, int truncated, const char *extra,
 	    size_t extra_len, int64_t recv_ms, int64_t now_ns);
 /* A waitable source was refused: stop reading them all, retry later. */
 void sl_block(struct sl *s);
