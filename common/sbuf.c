@@ -75,6 +75,7 @@ const char *sbuf_cstr(struct sbuf *b)
 void sbuf_reset(struct sbuf *b)
 {
 	b->len = 0;
+	b->err = 0;  /* a fresh start: a failed append before does not stick to reuses */
 }
 
 void sbuf_free(struct sbuf *b)

@@ -21,7 +21,7 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(pri
 void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap);
 /* NUL-terminates (not counted in len) and returns p ("" when empty). */
 const char *sbuf_cstr(struct sbuf *b);
-void sbuf_reset(struct sbuf *b);    /* keeps the memory */
+void sbuf_reset(struct sbuf *b);    /* keeps the memory, clears err */
 void sbuf_free(struct sbuf *b);
 
 static inline void sbuf_putc(struct sbuf *b, char c)
