@@ -114,3 +114,61 @@ size_t json_format_time(char *out, int64_t ms)
 	out[24] = '\0';
 	return 24;
 }
+
+/* --- reading ------------------------------------------------------------------ */
+
+static int hex4(const char *p, const char *end, unsigned *v)
+{
+	if (end - p < 4)
+		return -1;
+	unsigned r = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		r <<= 4;
+		if (c >= '0' && c <= '9')
+			r |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			r |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			r |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*v = r;
+	return 0;
+}
+
+int json_decode_u(const char *p, const char *end, char out[4], size_t *used)
+{
+	unsigned cp, lo;
+	if (hex4(p, end, &cp) < 0)
+		return -1;
+	*used = 4;
+	if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 10 && p[4] == '\\' && p[5] == 'u' &&
+	    hex4(p + 6, end, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+		*used = 10;
+	} else if (cp >= 0xD800 && cp <= 0xDFFF) {
+		cp = 0xFFFD;
+	}
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | cp >> 12);
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | cp >> 18);
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}

@@ -22,4 +22,12 @@ void json_put_escaped(struct sbuf *b, const char *s, size_t n);
  * returns the length. Caches the calendar part per second, per thread. */
 size_t json_format_time(char *out, int64_t ms);
 
+/* Reading: the "\uXXXX" escape, shared by every JSON reader here. p points
+ * just after "\u" and end bounds it. Decodes the four hex digits, and for a
+ * high surrogate a following "\uDC00".."\uDFFF" low one, into UTF-8 in out;
+ * a lone surrogate becomes U+FFFD. Returns the UTF-8 length (1-4) and sets
+ * *used to the input bytes consumed (4, or 10 with a pair); -1 if the four
+ * digits are not there or not hex. */
+int json_decode_u(const char *p, const char *end, char out[4], size_t *used);
+
 #endif

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "common/json.h"
+
 #define MAX_DEPTH 64
 #define MAX_KEY 256
 
@@ -12,57 +14,6 @@ static const char *ws(const char *p, const char *end)
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	return p;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static void put_utf8(struct sbuf *out, unsigned cp)
-{
-	char b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xC0 | cp >> 6);
-		b[1] = (char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xE0 | cp >> 12);
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		b[2] = (char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		b[0] = (char)(0xF0 | cp >> 18);
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		b[3] = (char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	sbuf_put(out, b, n);
-}
-
-static int hex4(const char *p, const char *end, unsigned *v)
-{
-	if (end - p < 4)
-		return -1;
-	*v = 0;
-	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
-		if (h < 0)
-			return -1;
-		*v = *v << 4 | (unsigned)h;
-	}
-	return 0;
 }
 
 /* p at the opening quote. Returns the position after the closing quote, or
@@ -90,19 +41,14 @@ static const char *string(const char *p, const char *end, struct sbuf *out)
 				sbuf_putc(out, val[k - esc]);
 			continue;
 		}
-		unsigned cp;
-		if (c != 'u' || hex4(p, end, &cp) < 0)
+		char u[4];
+		size_t used;
+		int ul = c == 'u' ? json_decode_u(p, end, u, &used) : -1;
+		if (ul < 0)
 			return NULL;
-		p += 4;
-		if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
-			unsigned lo;
-			if (hex4(p + 2, end, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
-				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-				p += 6;
-			}
-		}
+		p += used;
 		if (out)
-			put_utf8(out, cp >= 0xD800 && cp < 0xE000 ? 0xFFFD : cp);
+			sbuf_put(out, u, (size_t)ul);
 	}
 	return NULL;
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "inputs/tail/tail_parse.h"
 
 struct jp {
@@ -18,51 +19,6 @@ static void ws(struct jp *p)
 {
 	while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\r' || *p->s == '\n'))
 		p->s++;
-}
-
-static int hex4(const char *s, unsigned *v)
-{
-	unsigned r = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = s[i];
-		r <<= 4;
-		if (c >= '0' && c <= '9')
-			r |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			r |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			r |= (unsigned)(c - 'A' + 10);
-		else
-			return -EINVAL;
-	}
-	*v = r;
-	return 0;
-}
-
-static void put_utf8(struct sbuf *b, unsigned cp)
-{
-	char u[4];
-	size_t n;
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	sbuf_put(b, u, n);
 }
 
 /* A string at p->s ('"'); unescaped into out when out is set. */
@@ -97,19 +53,14 @@ static int str(struct jp *p, struct sbuf *out)
 		case 'r': o = '\r'; break;
 		case 't': o = '\t'; break;
 		case 'u': {
-			unsigned cp, lo;
-			if (p->end - p->s < 4 || hex4(p->s, &cp) < 0)
+			char u[4];
+			size_t used;
+			int ul = json_decode_u(p->s, p->end, u, &used);
+			if (ul < 0)
 				return -EINVAL;
-			p->s += 4;
-			if (cp >= 0xd800 && cp <= 0xdbff && p->end - p->s >= 6 && p->s[0] == '\\' &&
-			    p->s[1] == 'u' && hex4(p->s + 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				p->s += 6;
-			} else if (cp >= 0xd800 && cp <= 0xdfff) {
-				cp = 0xfffd;  /* a lone surrogate */
-			}
+			p->s += used;
 			if (out)
-				put_utf8(out, cp);
+				sbuf_put(out, u, (size_t)ul);
 			continue;
 		}
 		default:

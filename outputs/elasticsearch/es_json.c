@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "common/json.h"
+
 static int fail(struct esj *j)
 {
 	j->err = 1;
@@ -41,17 +43,6 @@ int esj_accept(struct esj *j, char c)
 	return 1;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void put(char *out, size_t cap, size_t *n, const char *s, size_t len)
 {
 	if (!out || cap == 0)
@@ -66,53 +57,13 @@ static void put(char *out, size_t cap, size_t *n, const char *s, size_t len)
 /* \uXXXX as UTF-8 (a lone surrogate becomes U+FFFD; pairs are joined). */
 static int unicode(struct esj *j, char *out, size_t cap, size_t *n)
 {
-	unsigned cp = 0;
-	for (int k = 0; k < 2; k++) {
-		if (j->end - j->p < 4)
-			return fail(j);
-		unsigned v = 0;
-		for (int i = 0; i < 4; i++) {
-			int h = hexval(j->p[i]);
-			if (h < 0)
-				return fail(j);
-			v = v << 4 | (unsigned)h;
-		}
-		j->p += 4;
-		if (k == 0) {
-			cp = v;
-			if (v < 0xD800 || v > 0xDBFF || j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u')
-				break;
-			j->p += 2;
-		} else if (v >= 0xDC00 && v <= 0xDFFF) {
-			cp = 0x10000 + ((cp - 0xD800) << 10) + (v - 0xDC00);
-		} else {
-			return fail(j);
-		}
-	}
-	if (cp >= 0xD800 && cp <= 0xDFFF)
-		cp = 0xFFFD;
-	char b[4];
-	size_t len;
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		len = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xC0 | cp >> 6);
-		b[1] = (char)(0x80 | (cp & 0x3F));
-		len = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xE0 | cp >> 12);
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		b[2] = (char)(0x80 | (cp & 0x3F));
-		len = 3;
-	} else {
-		b[0] = (char)(0xF0 | cp >> 18);
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		b[3] = (char)(0x80 | (cp & 0x3F));
-		len = 4;
-	}
-	put(out, cap, n, b, len);
+	char u[4];
+	size_t used;
+	int ul = json_decode_u(j->p, j->end, u, &used);
+	if (ul < 0)
+		return fail(j);
+	j->p += used;
+	put(out, cap, n, u, (size_t)ul);
 	return 0;
 }
 
