@@ -3,7 +3,7 @@
 #   buffer/*.c            -> $(B)/libbuffer.a   (storage engine: libc, zlib, zstd)
 #   common/*.c            -> $(B)/libcommon.a   (logging, config, metrics, http)
 #   broker/*.c - main.c   -> $(B)/libbroker.a,  broker/main.c -> $(B)/logship-broker
-#   agent/ inputs/ outputs/ (minus agent/main.c) -> $(B)/libagent.a, -> $(B)/logship
+#   agent/ inputs/ filters/ outputs/ (minus agent/main.c) -> $(B)/libagent.a, -> $(B)/logship
 #   cli/*.c               -> $(B)/logshipctl
 #   tests/unit/test_*.c   -> $(B)/tests/test_*  (cmocka; linked with every library)
 #   tests/tools/*.c       -> $(B)/tests/tools/* (helper programs for integration tests)
@@ -27,7 +27,8 @@ BUFFER_SRC := $(wildcard buffer/*.c)
 COMMON_SRC := $(wildcard common/*.c)
 BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c)) \
-              $(wildcard inputs/*.c inputs/*/*.c outputs/*.c outputs/*/*.c)
+              $(wildcard inputs/*.c inputs/*/*.c filters/*.c filters/*/*.c \
+                         outputs/*.c outputs/*/*.c)
 CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
