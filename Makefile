@@ -14,12 +14,14 @@ B       ?= build
 CC      ?= cc
 SAN     ?=
 OPT     ?= -O2
-PKGS    := yaml-0.1 libcurl zlib libzstd rdkafka libsystemd libmicrohttpd openssl
+PKGS    := yaml-0.1 libcurl zlib libzstd rdkafka libsystemd openssl
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \
            -Wno-unused-parameter -fno-strict-aliasing -I. -MMD -MP $(SAN)
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# libcurl is loaded on first use (common/curl_lazy.c), never linked: its
+# dependencies would cost every agent ~2.5 MiB of RSS. Its headers are used.
+LDLIBS  := $(filter-out -lcurl,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lpthread -lm
 TESTLIBS:= $(shell pkg-config --libs cmocka 2>/dev/null)
 LDFLAGS += $(SAN)
 

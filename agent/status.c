@@ -1,18 +1,16 @@
-/* The status endpoint (libmicrohttpd, its own thread, idle without
+/* The status endpoint (common/httpd.c, its own thread, idle without
  * connections): /health (the process answers), /ready (config loaded and the
  * ring takes writes), /metrics (Prometheus text), /status (JSON: every input's
  * position and checkpoint, every output's cursor, lag and last error).
  * Off unless http.listen is set; the shipped config sets 127.0.0.1:2020. */
 #include "agent/pipeline_internal.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/httpd.h"
 #include "common/json.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -20,10 +18,6 @@
 #ifndef LOGSHIP_VERSION
 #define LOGSHIP_VERSION "0.1.0"
 #endif
-
-struct status_server {
-	struct MHD_Daemon *d;
-};
 
 int pipeline_ready(struct pipeline *p, char *why, size_t whylen)
 {
@@ -243,109 +237,50 @@ void pipeline_write_status(struct pipeline *p, struct sbuf *b)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *type, struct sbuf *b)
+/* Answers on the httpd thread; the pipeline's mutex guards what it reads. */
+static unsigned handle(void *arg, const char *method, const char *path, struct sbuf *b, const char **ctype)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->p ? b->p : (char *)"",
-								 MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", type);
-	enum MHD_Result rc = MHD_queue_response(conn, code, r);
-	MHD_destroy_response(r);
-	return rc;
-}
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-			      const char *version, const char *upload, size_t *upload_size, void **con_cls)
-{
-	struct pipeline *p = cls;
-	(void)version;
-	(void)upload;
-	(void)con_cls;
-	struct sbuf b = { 0 };
-	unsigned code = 200;
-	const char *type = "text/plain; charset=utf-8";
-	if (*upload_size) {
-		*upload_size = 0;
-		return MHD_YES;
+	struct pipeline *p = arg;
+	(void)method;
+	if (strcmp(path, "/health") == 0) {
+		sbuf_puts(b, "ok\n");
+		return 200;
 	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		code = 405;
-		sbuf_puts(&b, "method not allowed\n");
-	} else if (strcmp(url, "/health") == 0) {
-		sbuf_puts(&b, "ok\n");
-	} else if (strcmp(url, "/ready") == 0) {
+	if (strcmp(path, "/ready") == 0) {
 		char why[160];
-		if (!pipeline_ready(p, why, sizeof(why)))
-			code = 503;
-		sbuf_printf(&b, "%s\n", why);
-	} else if (strcmp(url, "/metrics") == 0) {
-		type = "text/plain; version=0.0.4; charset=utf-8";
-		pipeline_write_metrics(p, &b);
-	} else if (strcmp(url, "/status") == 0) {
-		type = "application/json";
-		pipeline_write_status(p, &b);
-	} else {
-		code = 404;
-		sbuf_puts(&b, "not found: try /health /ready /metrics /status\n");
+		int ok = pipeline_ready(p, why, sizeof(why));
+		sbuf_printf(b, "%s\n", why);
+		return ok ? 200 : 503;
 	}
-	if (b.err) {
-		sbuf_free(&b);
-		return MHD_NO;
+	if (strcmp(path, "/metrics") == 0) {
+		*ctype = "text/plain; version=0.0.4; charset=utf-8";
+		pipeline_write_metrics(p, b);
+		return 200;
 	}
-	enum MHD_Result rc = reply(conn, code, type, &b);
-	sbuf_free(&b);
-	return rc;
+	if (strcmp(path, "/status") == 0) {
+		*ctype = "application/json";
+		pipeline_write_status(p, b);
+		return 200;
+	}
+	sbuf_puts(b, "not found: try /health /ready /metrics /status\n");
+	return 404;
 }
 
 int status_start(struct pipeline *p, const char *listen, struct status_server **out)
 {
-	char host[256];
-	const char *colon = strrchr(listen, ':');
-	if (!colon || (size_t)(colon - listen) >= sizeof(host)) {
-		LOG_ERROR("http", "bad listen address '%s'", listen);
-		return -EINVAL;
-	}
-	size_t hl = (size_t)(colon - listen);
-	memcpy(host, listen, hl);
-	host[hl] = '\0';
-	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-		memmove(host, host + 1, hl - 2);
-		host[hl - 2] = '\0';
-	}
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-	struct addrinfo *ai = NULL;
-	int g = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &ai);
-	if (g != 0) {
-		LOG_ERROR("http", "cannot resolve listen address '%s': %s", listen, gai_strerror(g));
-		return -EINVAL;
-	}
-	struct status_server *s = calloc(1, sizeof(*s));
-	if (!s) {
-		freeaddrinfo(ai);
-		return -ENOMEM;
-	}
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, p, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				MHD_OPTION_END);
-	freeaddrinfo(ai);
-	if (!s->d) {
-		LOG_ERROR("http", "cannot listen on %s (address in use or not local?)", listen);
-		free(s);
+	char err[256];
+	struct httpd_options opt = { .max_conns = 64, .timeout_ms = 10000 };
+	struct httpd *h = httpd_start(listen, &opt, handle, p, err, sizeof(err));
+	if (!h) {
+		LOG_ERROR("http", "status endpoint: %s", err);
 		return -EADDRINUSE;
 	}
 	LOG_INFO("http", "status endpoint on http://%s/ (/health /ready /metrics /status)", listen);
-	*out = s;
+	*out = (struct status_server *)h;
 	return 0;
 }
 
 void status_stop(struct status_server *s)
 {
-	if (!s)
-		return;
-	MHD_stop_daemon(s->d);
-	free(s);
+	httpd_stop((struct httpd *)s);
 }
