@@ -9,8 +9,9 @@ real daemon, and the agent at rest.
    on BENCH_DIR (the disk: ring + output file are written, so the disk's
    bandwidth bounds it) and on /dev/shm (tmpfs: what the CPU can do).
 2. Idle: the shipped conf.d/logship.yaml (data_dir and the status port moved
-   to temp values, stdin from /dev/null as under systemd), RSS and CPU over
-   BENCH_IDLE_SECONDS (default 15 s, not 60, to keep make bench short).
+   to temp values, stdin from /dev/null as under systemd) with its kafka
+   output connected to a logship-broker the bench starts, RSS (and PSS) and
+   CPU over BENCH_IDLE_SECONDS (default 60 s, as issue 4 states the target).
 Figures only; nothing is asserted. BENCH_AGENT_EVENTS sets N (default 5M)."""
 import os
 import shutil
@@ -24,7 +25,7 @@ import agentlib  # noqa: E402
 import testlib  # noqa: E402
 
 N = int(os.environ.get("BENCH_AGENT_EVENTS", "5000000"))
-IDLE = float(os.environ.get("BENCH_IDLE_SECONDS", "15"))
+IDLE = float(os.environ.get("BENCH_IDLE_SECONDS", "60"))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -105,8 +106,14 @@ outputs:
 
 def idle():
     d = tempfile.mkdtemp(prefix="logship-agent-idle.")
-    port = testlib.free_port()
-    env = dict(os.environ, LOGSHIP_DATA_DIR=d, LOGSHIP_HTTP="127.0.0.1:%d" % port)
+    port, kport = testlib.free_port(), testlib.free_port()
+    os.mkdir(os.path.join(d, "broker"))
+    with open(os.path.join(d, "broker.log"), "w") as blog:
+        broker = subprocess.Popen([testlib.bin_path("logship-broker"), "--listen", "127.0.0.1:%d" % kport,
+                                   "--data-dir", os.path.join(d, "broker")], stdout=blog, stderr=blog)
+    testlib.wait_port(kport, timeout=10, proc=broker)
+    env = dict(os.environ, LOGSHIP_DATA_DIR=d, LOGSHIP_HTTP="127.0.0.1:%d" % port,
+               LOGSHIP_BROKERS="127.0.0.1:%d" % kport)
     env.pop("LOGSHIP_LOG_LEVEL", None)
     conf = os.path.join(testlib.ROOT, "conf.d", "logship.yaml")
     with open(os.devnull) as null, open(os.path.join(d, "agent.log"), "w") as log:
@@ -114,17 +121,25 @@ def idle():
                              stderr=log, env=env)
     try:
         if not testlib.wait_port(port, timeout=10, proc=p):
-            print("agent idle: did not start")
+            with open(os.path.join(d, "agent.log")) as log:
+                print("agent idle: did not start: %s" % log.read()[-400:])
             return
         time.sleep(2)  # settle
         c0, t0 = cpu_seconds(p.pid), time.time()
         time.sleep(IDLE)
         c1, t1 = cpu_seconds(p.pid), time.time()
         rss = status_kb(p.pid, "VmRSS")
-        print("agent idle (shipped conf.d/logship.yaml, %.0f s window): RSS %.1f MiB, CPU %.3f%%   "
-              "(targets < 5 MiB, < 0.1%%)" % (t1 - t0, rss / 1024.0, 100.0 * (c1 - c0) / (t1 - t0)))
+        pss = 0
+        with open("/proc/%d/smaps_rollup" % p.pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+        print("agent idle (shipped conf.d/logship.yaml, kafka output connected, %.0f s window): RSS %.1f MiB "
+              "(PSS %.1f MiB), CPU %.3f%%   (targets < 5 MiB, < 0.1%%)"
+              % (t1 - t0, rss / 1024.0, pss / 1024.0, 100.0 * (c1 - c0) / (t1 - t0)))
     finally:
         testlib.stop(p)
+        testlib.stop(broker)
         shutil.rmtree(d, ignore_errors=True)
 
 
