@@ -27,7 +27,8 @@ int pipeline_ready(struct pipeline *p, char *why, size_t whylen)
 	}
 	if (p->blocked) {
 		snprintf(why, whylen, "the ring does not take writes: %s",
-			 p->append_error == -ENOSPC ? "full" : strerror(-p->append_error));
+			 p->append_error == -ENOSPC ? "full (buffer.max_bytes reached, or no space left on the disk)"
+								   : strerror(-p->append_error));
 		return 0;
 	}
 	snprintf(why, whylen, "ready");
