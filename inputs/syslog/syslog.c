@@ -49,6 +49,10 @@ static const struct cfg_key sl_keys[] = {
 	  "closes the connection, datagrams are cut. Also each connection's buffer size." },
 	{ "max_connections", CFG_T_INT, offsetof(struct sl_conf, max_connections), "1024", 0, NULL, 1, 1000000,
 	  NULL, "Stream connections at once (all listeners of this input); more are closed at once." },
+	{ "max_connections_per_address", CFG_T_INT, offsetof(struct sl_conf, max_connections_per_address), "0", 0,
+	  NULL, 0, 1000000, NULL,
+	  "Stream connections at once from one client IP address (a flood from one host cannot take every "
+	  "slot); more are closed at once. 0 = no limit." },
 	{ "idle_timeout", CFG_T_DURATION, offsetof(struct sl_conf, idle_timeout_ms), "0", 0, NULL, 0,
 	  INT64_C(365) * 86400 * 1000, NULL,
 	  "Close a stream connection silent this long; 0 = never (closing can cost plain-TCP senders "

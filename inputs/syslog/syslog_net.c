@@ -388,6 +388,49 @@ void sl_conn_close(struct sl *s, struct sl_conn *c, const char *why)
 	free(c);
 }
 
+/* The peer's IP address bytes (none for unix sockets). */
+static uint8_t peer_ip(const struct sockaddr_storage *ss, uint8_t ip[16])
+{
+	if (ss->ss_family == AF_INET) {
+		memcpy(ip, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return 4;
+	}
+	if (ss->ss_family == AF_INET6) {
+		memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
+/* Whether one more connection from this address is over the limit. */
+static int over_address_limit(const struct sl *s, const uint8_t *ip, uint8_t iplen)
+{
+	if (!s->c->max_connections_per_address || !iplen)
+		return 0;
+	int64_t n = 0;
+	for (const struct sl_conn *c = s->conns; c; c = c->next)
+		if (c->iplen == iplen && memcmp(c->ip, ip, iplen) == 0 && ++n >= s->c->max_connections_per_address)
+			return 1;
+	return 0;
+}
+
+/* Counts and logs a refused connection, at most once per 10 s per limit
+ * (*last_log): a flood must not flood the log too. */
+static void refused(struct sl *s, struct sl_listener *l, const char *limit, int64_t value,
+		    const struct sockaddr_storage *ss, int64_t *last_log)
+{
+	s->conns_refused++;
+	int64_t now = sl_mono_ms();
+	if (now - *last_log < 10000)
+		return;
+	*last_log = now;
+	char peer[64] = "a local process";
+	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
+		source_fragment(ss, NULL, 0, peer, sizeof(peer));
+	LOG_WARN(s->name, "%s: %s (%lld) reached: connection from %s refused (%llu refused so far)", l->url,
+		 limit, (long long)value, peer, (unsigned long long)s->conns_refused);
+}
+
 static void accept_conns(struct sl *s, struct sl_listener *l)
 {
 	for (int i = 0; i < ACCEPT_ROUNDS && !s->blocked; i++) {
@@ -401,15 +444,15 @@ static void accept_conns(struct sl *s, struct sl_listener *l)
 				LOG_WARN(s->name, "%s: accept: %s", l->url, strerror(errno));
 			return;
 		}
+		uint8_t ip[16], iplen = peer_ip(&ss, ip);
 		if (s->nconns >= s->c->max_connections) {
-			s->conns_refused++;
-			int64_t now = sl_mono_ms();
-			if (now - s->last_refuse_log_ms >= 10000) {
-				s->last_refuse_log_ms = now;
-				LOG_WARN(s->name, "%s: max_connections (%lld) reached: connection refused "
-					 "(%llu so far)", l->url, (long long)s->c->max_connections,
-					 (unsigned long long)s->conns_refused);
-			}
+			refused(s, l, "max_connections", s->c->max_connections, &ss, &s->last_refuse_log_ms);
+			close(fd);
+			continue;
+		}
+		if (over_address_limit(s, ip, iplen)) {
+			refused(s, l, "max_connections_per_address", s->c->max_connections_per_address, &ss,
+				&s->last_addr_refuse_log_ms);
 			close(fd);
 			continue;
 		}
@@ -423,6 +466,8 @@ static void accept_conns(struct sl *s, struct sl_listener *l)
 		c->fd = fd;
 		c->l = l;
 		c->last_ms = sl_mono_ms();
+		memcpy(c->ip, ip, iplen);
+		c->iplen = iplen;
 		if (l->kind == SL_TCP)
 			c->extra_len = source_fragment(&ss, s->c->source_address ? c->extra : NULL,
 						       sizeof(c->extra), c->peer, sizeof(c->peer));

@@ -23,6 +23,7 @@ struct sl_conf {
 	int format;                    /* enum syslog_mode */
 	uint64_t max_message_bytes;
 	int64_t max_connections;
+	int64_t max_connections_per_address;  /* 0: no limit */
 	int64_t idle_timeout_ms;       /* 0: never */
 	uint64_t receive_buffer;       /* SO_RCVBUF for datagram sockets, 0: system default */
 	char *socket_mode;             /* octal, for unix socket files */
@@ -73,6 +74,8 @@ struct sl_conn {
 	int held_trunc;
 	int64_t last_ms;               /* last read (monotonic), for idle_timeout */
 	char peer[64];
+	uint8_t ip[16];                /* the peer's address (inet only), for the per-address limit */
+	uint8_t iplen;
 	char extra[96];                /* ",\"source\":{...}" */
 	size_t extra_len;
 	struct sl_conn *prev, *next;
@@ -97,6 +100,7 @@ struct sl {
 	struct sbuf ev;
 	uint64_t conns_refused, framing_errors, idle_closed;
 	int64_t last_refuse_log_ms;
+	int64_t last_addr_refuse_log_ms;
 };
 
 /* syslog_net.c */
