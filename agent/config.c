@@ -46,6 +46,10 @@ static const struct cfg_key core_keys[] = {
 	  "The agent's own log lines on stderr: error, warn, info or debug." },
 	{ "shutdown_timeout", CFG_T_DURATION, K(shutdown_timeout_ms), "10s", 0, NULL, 0, 3600000, NULL,
 	  "On SIGTERM, how long outputs may keep shipping what the ring holds before the agent exits." },
+	{ "user", CFG_T_STRING, K(user), NULL, 0, NULL, 0, 0, NULL,
+	  "When started as root: the user to run as once the ring is open and the inputs have bound their "
+	  "sockets (privileged ports work), with that user's groups (e.g. adm, systemd-journal); data_dir is "
+	  "handed to it first. Read at start only. Absent: no change (the packaged unit starts as logship)." },
 	{ "buffer", CFG_T_SECTION, 0, NULL, 0, NULL, 0, 0, buffer_keys,
 	  "The on-disk ring every event goes through." },
 	{ "http", CFG_T_SECTION, 0, NULL, 0, NULL, 0, 0, http_keys,

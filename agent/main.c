@@ -7,6 +7,7 @@
  * config. --doc-config prints docs/configuration.md from the declarations. */
 #include <getopt.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "agent/config.h"
 #include "agent/pipeline.h"
+#include "agent/privdrop.h"
 #include "common/logging.h"
 #include "common/notify.h"
 
@@ -100,6 +102,17 @@ int main(int argc, char **argv)
 			LOG_ERROR("config", "%s", err.msg);
 		return 1;
 	}
+	/* A user that does not exist is a config error, found before anything
+	 * starts (and by --check), at the key's position. */
+	if (cfg->user && !getpwnam(cfg->user)) {
+		cfg_fail(&err, cfg_at(cfg->root, "user"), "user: no user named '%s'", cfg->user);
+		if (check)
+			fprintf(stderr, "%s\n", err.msg);
+		else
+			LOG_ERROR("config", "%s", err.msg);
+		agent_config_free(cfg);
+		return 1;
+	}
 	if (check) {
 		printf("# logship --check: %s is valid; the effective config:\n", file);
 		agent_config_dump(stdout, cfg);
@@ -121,6 +134,11 @@ int main(int argc, char **argv)
 	struct pipeline *p;
 	if (pipeline_new(cfg, file, dir, &p) < 0)
 		return 1;
+	/* After the ring and the listeners are open; see agent/privdrop.c. */
+	if (privdrop(cfg->user, cfg->data_dir) < 0) {
+		pipeline_free(p);
+		return 1;
+	}
 	notify_ready();   /* the ring is open, inputs and outputs started */
 	int rc = pipeline_run(p);
 	pipeline_free(p);

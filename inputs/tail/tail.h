@@ -142,6 +142,8 @@ struct tail {
 	int64_t next_release_check;
 	/* counters, logged */
 	uint64_t n_truncated, n_rotated, n_released, n_copies;
+	uint64_t n_denied;             /* matches that could not be opened (permissions) */
+	int64_t denied_log_ms;         /* monotonic: last time that was logged */
 };
 
 /* tail.c */

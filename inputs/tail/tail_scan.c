@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "inputs/tail/tail.h"
 
@@ -121,12 +122,25 @@ static int collect(struct tail *t, struct match **out, size_t *nout)
 	return 0;
 }
 
-/* Opens m and checks it is still what stat saw. -1 if not. */
-static int open_match(struct match *m)
+/* Opens m and checks it is still what stat saw. -1 if not. A file the
+ * agent may not read (a root-only log after `user:` dropped root) is retried
+ * at every scan and logged at most once a minute, so that the operator
+ * learns of it without a line per scan. */
+static int open_match(struct tail *t, struct match *m)
 {
 	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EACCES || errno == EPERM) {
+			t->n_denied++;
+			int64_t now = clock_mono_ms();
+			if (!t->denied_log_ms || now - t->denied_log_ms >= 60000) {
+				t->denied_log_ms = now;
+				LOG_WARN(t->name, "%s: cannot open: %s (%" PRIu64 " refusal(s) so far; "
+					 "retried at every scan)", m->path, strerror(errno), t->n_denied);
+			}
+		}
 		return -1;
+	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_dev != m->st.st_dev || st.st_ino != m->st.st_ino) {
 		close(fd);
@@ -159,7 +173,7 @@ static void restore(struct tail *t, struct tail_pos_entry *e, struct match *m)
 	m->done = 1;
 	unsigned flags = e->flags;
 	e->flags = UINT32_MAX;  /* found */
-	int fd = open_match(m);
+	int fd = open_match(t, m);
 	if (fd < 0)
 		return;
 	struct tail_id id = e->id;
@@ -186,7 +200,7 @@ static void restore(struct tail *t, struct tail_pos_entry *e, struct match *m)
 
 static void new_file(struct tail *t, struct match *m)
 {
-	int fd = open_match(m);
+	int fd = open_match(t, m);
 	if (fd < 0)
 		return;
 	if (tail_find_devino(t, (uint64_t)m->st.st_dev, (uint64_t)m->st.st_ino)) {
