@@ -34,9 +34,15 @@ static const struct cfg_key buffer_keys[] = {
 	  "...or when its first event has waited this long." },
 	{ .name = NULL },
 };
+static const struct cfg_key http_tls_keys[] = {
+	TLS_SERVER_KEYS(struct agent_config, http_tls),
+	{ .name = NULL },
+};
 static const struct cfg_key http_keys[] = {
 	{ "listen", CFG_T_HOSTPORT, K(http_listen), NULL, 0, NULL, 0, 0, NULL,
 	  "host:port of the status endpoint (/health /ready /metrics /status); absent: no endpoint." },
+	{ "tls", CFG_T_SECTION, 0, NULL, 0, NULL, 0, 0, http_tls_keys,
+	  "HTTPS for the status endpoint: with cert_file and key_file set it speaks only TLS (optional client certificates)." },
 	{ .name = NULL },
 };
 static const struct cfg_key core_keys[] = {
@@ -402,6 +408,11 @@ static int load_tree(struct cfg_node *root, struct agent_config **out, struct cf
 		const struct cfg_node *b = cfg_get(root, "buffer");
 		const struct cfg_node *k = b ? cfg_get(b, "batch_max_bytes") : NULL;
 		rc = cfg_fail(err, k ? k : (b ? b : root), "buffer.batch_max_bytes is larger than buffer.segment_bytes");
+		goto fail;
+	}
+	if (!c->http_tls.cert_file != !c->http_tls.key_file) {
+		const struct cfg_node *h = cfg_get(root, "http"), *t = h ? cfg_get(h, "tls") : NULL;
+		rc = cfg_fail(err, t ? t : (h ? h : root), "http.tls needs both cert_file and key_file");
 		goto fail;
 	}
 	*out = c;

@@ -10,6 +10,7 @@
 
 #include "agent/module.h"
 #include "common/config.h"
+#include "common/tls_server.h"
 
 struct agent_input_conf {
 	const struct input_module *mod;
@@ -44,6 +45,7 @@ struct agent_config {
 	uint64_t batch_max_bytes;
 	int64_t batch_timeout_ms;
 	char *http_listen;             /* NULL: no status endpoint */
+	struct tls_server_conf http_tls;  /* cert_file set: HTTPS */
 	/* resolved lists */
 	struct agent_input_conf *inputs;
 	size_t ninputs;

@@ -520,8 +520,15 @@ static void remove_input(struct pipeline *p, struct input *in)
 
 static void status_apply(struct pipeline *p)
 {
-	const char *want = cfg(p)->http_listen;
-	if (p->status && want && p->status_listen && strcmp(want, p->status_listen) == 0)
+	/* Restarted when its address or TLS settings change (a certificate
+	 * renewed in the same files is picked up without a restart). */
+	const struct agent_config *c = cfg(p);
+	const struct tls_server_conf *t = &c->http_tls;
+	char want[2048];
+	if (c->http_listen)
+		snprintf(want, sizeof(want), "%s|%s|%s|%s|%d|%d", c->http_listen, t->cert_file ? t->cert_file : "",
+			 t->key_file ? t->key_file : "", t->ca_file ? t->ca_file : "", t->client_auth, t->min_version);
+	if (p->status && c->http_listen && p->status_listen && strcmp(want, p->status_listen) == 0)
 		return;
 	if (p->status) {
 		status_stop(p->status);
@@ -529,9 +536,9 @@ static void status_apply(struct pipeline *p)
 		free(p->status_listen);
 		p->status_listen = NULL;
 	}
-	if (!want)
+	if (!c->http_listen)
 		return;
-	if (status_start(p, want, &p->status) == 0)
+	if (status_start(p, c->http_listen, t->cert_file ? t : NULL, &p->status) == 0)
 		p->status_listen = strdup(want);
 }
 

@@ -158,7 +158,10 @@ int checkpoint_write(int dirfd, const char *name, const void *pos, size_t len);
 
 /* status.c */
 struct status_server;
-int status_start(struct pipeline *p, const char *listen, struct status_server **out);
+struct tls_server_conf;
+/* tls NULL: plain HTTP. */
+int status_start(struct pipeline *p, const char *listen, const struct tls_server_conf *tls,
+		 struct status_server **out);
 void status_stop(struct status_server *s);
 
 void cfg_ref_put(struct cfg_ref *r);

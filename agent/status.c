@@ -267,16 +267,18 @@ static unsigned handle(void *arg, const char *method, const char *path, struct s
 	return 404;
 }
 
-int status_start(struct pipeline *p, const char *listen, struct status_server **out)
+int status_start(struct pipeline *p, const char *listen, const struct tls_server_conf *tls,
+		 struct status_server **out)
 {
-	char err[256];
-	struct httpd_options opt = { .max_conns = 64, .timeout_ms = 10000 };
+	char err[512];
+	struct httpd_options opt = { .max_conns = 64, .timeout_ms = 10000, .tls = tls };
 	struct httpd *h = httpd_start(listen, &opt, handle, p, err, sizeof(err));
 	if (!h) {
 		LOG_ERROR("http", "status endpoint: %s", err);
 		return -EADDRINUSE;
 	}
-	LOG_INFO("http", "status endpoint on http://%s/ (/health /ready /metrics /status)", listen);
+	LOG_INFO("http", "status endpoint on %s://%s/ (/health /ready /metrics /status)", tls ? "https" : "http",
+		 listen);
 	*out = (struct status_server *)h;
 	return 0;
 }

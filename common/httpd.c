@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/logging.h"
+#include "common/tls_server.h"
 
 struct hconn {
 	int fd;
@@ -26,6 +28,9 @@ struct hconn {
 	char *head;            /* HTTPD_MAX_HEAD + 1 */
 	struct sbuf out;
 	size_t sent;
+	struct tls_conn *tls;  /* HTTPS */
+	int handshaking;
+	int want_write;        /* TLS needs the socket writable to go on */
 };
 
 struct httpd {
@@ -33,6 +38,7 @@ struct httpd {
 	unsigned max_conns, timeout_ms;
 	httpd_handler fn;
 	void *arg;
+	struct tls_server *tls;  /* NULL: plain HTTP */
 	pthread_t thread;
 	struct hconn *c;       /* max_conns slots; fd < 0 = free */
 	struct pollfd *pfd;    /* 2 + max_conns */
@@ -53,6 +59,9 @@ static const char *reason(unsigned code)
 
 static void hconn_close(struct hconn *c)
 {
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+	c->handshaking = c->want_write = 0;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -119,9 +128,50 @@ static void answer(struct httpd *h, struct hconn *c)
 	sbuf_free(&body);
 }
 
+/* recv/send over plain TCP or TLS; -1 with EAGAIN when the socket is not
+ * ready (want_write says which way TLS waits). */
+static ssize_t conn_read(struct hconn *c, void *p, size_t n)
+{
+	if (!c->tls)
+		return recv(c->fd, p, n, 0);
+	unsigned want = 0;
+	ssize_t r = tls_conn_read(c->tls, p, n, &want);
+	c->want_write = r < 0 && (want & TLS_WANT_WRITE);
+	return r;
+}
+
+static ssize_t conn_write(struct hconn *c, const void *p, size_t n)
+{
+	if (!c->tls)
+		return send(c->fd, p, n, MSG_NOSIGNAL);
+	unsigned want = 0;
+	ssize_t r = tls_conn_write(c->tls, p, n, &want);
+	c->want_write = r < 0 && (want & TLS_WANT_WRITE);
+	return r;
+}
+
+/* 1 when the handshake is done, 0 while it goes on, -1 failed (closed). */
+static int handshake(struct hconn *c)
+{
+	char err[256];
+	unsigned want = 0;
+	int rc = tls_conn_handshake(c->tls, &want, err, sizeof(err));
+	c->want_write = rc == 0 && (want & TLS_WANT_WRITE);
+	if (rc < 0) {
+		LOG_DEBUG("http", "TLS handshake failed: %s", err);
+		hconn_close(c);
+		return -1;
+	}
+	if (rc == 1)
+		c->handshaking = 0;
+	return rc;
+}
+
 static void on_readable(struct httpd *h, struct hconn *c)
 {
-	ssize_t n = recv(c->fd, c->head + c->hlen, HTTPD_MAX_HEAD - c->hlen, 0);
+	if (c->handshaking && handshake(c) <= 0)
+		return;
+	ssize_t n = conn_read(c, c->head + c->hlen, HTTPD_MAX_HEAD - c->hlen);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		hconn_close(c);
 		return;
@@ -145,7 +195,7 @@ static void on_readable(struct httpd *h, struct hconn *c)
 static void on_writable(struct hconn *c)
 {
 	while (c->sent < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->sent, c->out.len - c->sent, MSG_NOSIGNAL);
+		ssize_t n = conn_write(c, c->out.p + c->sent, c->out.len - c->sent);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -155,7 +205,8 @@ static void on_writable(struct hconn *c)
 	}
 	/* All sent (or the peer is gone): a half-close first so that the
 	 * response is not cut by a reset if the peer sent more than its head. */
-	shutdown(c->fd, SHUT_WR);
+	if (!c->tls)
+		shutdown(c->fd, SHUT_WR);  /* TLS: tls_conn_free sends close_notify */
 	char sink[4096];
 	for (int i = 0; i < 16 && recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++) {
 		/* unread request bytes would turn close() into a reset */
@@ -176,6 +227,18 @@ static void on_accept(struct httpd *h)
 		if (!c || !(c->head = malloc(HTTPD_MAX_HEAD + 1))) {
 			close(fd);  /* over the limit: refused at once */
 			continue;
+		}
+		if (h->tls) {
+			char err[256];
+			if (tls_server_refresh(h->tls, err, sizeof(err)) < 0)
+				LOG_ERROR("http", "new certificate files refused, the old ones stay in use: %s", err);
+			if (!(c->tls = tls_conn_new(h->tls, fd))) {
+				free(c->head);
+				c->head = NULL;
+				close(fd);
+				continue;
+			}
+			c->handshaking = 1;
 		}
 		c->fd = fd;
 		c->deadline = clock_mono_ms() + h->timeout_ms;
@@ -200,7 +263,8 @@ static void *serve(void *arg)
 			}
 			if (next < 0 || c->deadline < next)
 				next = c->deadline;
-			h->pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->writing ? POLLOUT : POLLIN };
+			h->pfd[n++] = (struct pollfd){ .fd = c->fd,
+						       .events = c->writing || c->want_write ? POLLOUT : POLLIN };
 		}
 		int timeout = next < 0 ? -1 : (int)(next - now);
 		if (poll(h->pfd, n, timeout) < 0 && errno != EINTR)
@@ -217,6 +281,10 @@ static void *serve(void *arg)
 				if (c->writing)
 					on_writable(c);
 				else
+					on_readable(h, c);
+				/* Bytes OpenSSL already decrypted do not wake poll. */
+				while (c->fd >= 0 && !c->writing && c->tls && !c->handshaking &&
+				       tls_conn_pending(c->tls))
 					on_readable(h, c);
 				if (c->fd >= 0 && c->writing && !(h->pfd[k].events & POLLOUT))
 					on_writable(c);  /* usually goes out at once */
@@ -284,6 +352,11 @@ struct httpd *httpd_start(const char *listen, const struct httpd_options *opt, h
 	h->fn = fn;
 	h->arg = arg;
 	h->wakefd = -1;
+	h->lfd = -1;
+	if (opt && opt->tls && tls_server_new(opt->tls, &h->tls, err, errlen) < 0) {
+		free(h);
+		return NULL;
+	}
 	h->lfd = listen_on(listen, &h->port, err, errlen);
 	h->c = calloc(h->max_conns, sizeof(*h->c));
 	h->pfd = calloc(2 + (size_t)h->max_conns, sizeof(*h->pfd));
@@ -303,6 +376,7 @@ struct httpd *httpd_start(const char *listen, const struct httpd_options *opt, h
 			close(h->wakefd);
 		free(h->c);
 		free(h->pfd);
+		tls_server_free(h->tls);
 		free(h);
 		return NULL;
 	}
@@ -329,5 +403,6 @@ void httpd_stop(struct httpd *h)
 	close(h->wakefd);
 	free(h->c);
 	free(h->pfd);
+	tls_server_free(h->tls);
 	free(h);
 }

@@ -11,7 +11,11 @@
  * answered 431, a connection that has not sent its head within
  * `timeout_ms` (slowloris) or not taken its response by then is closed, and at
  * most `max_conns` connections are open (further ones are accepted and closed
- * at once, so the backlog cannot fill). */
+ * at once, so the backlog cannot fill).
+ *
+ * HTTPS (optional): the same, over server-side TLS (common/tls_server.c);
+ * the handshake counts against the same timeout, and certificate files that
+ * change are read again for the next connection. */
 #ifndef LOGSHIP_COMMON_HTTPD_H
 #define LOGSHIP_COMMON_HTTPD_H
 #include <stddef.h>
@@ -26,9 +30,11 @@
 typedef unsigned (*httpd_handler)(void *arg, const char *method, const char *path,
 				  struct sbuf *body, const char **ctype);
 
+struct tls_server_conf;
 struct httpd_options {
 	unsigned max_conns;    /* 0: 32 */
 	unsigned timeout_ms;   /* 0: 10000; from accept to the last byte sent */
+	const struct tls_server_conf *tls;  /* NULL: plain HTTP; else HTTPS (common/tls_server.h) */
 };
 
 struct httpd;

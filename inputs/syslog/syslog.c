@@ -36,6 +36,11 @@
 
 static const char *const format_choices[] = { "auto", "rfc5424", "rfc3164", NULL };
 
+static const struct cfg_key tls_keys[] = {
+	TLS_SERVER_KEYS(struct sl_conf, tls),
+	{ .name = NULL },
+};
+
 static const struct cfg_key sl_keys[] = {
 	{ "listen", CFG_T_STRLIST, offsetof(struct sl_conf, listen), NULL, CFG_REQUIRED, NULL, 0, 0, NULL,
 	  "Where to receive: udp://HOST:PORT, tcp://HOST:PORT, unix:///PATH (datagrams, like /dev/log), "
@@ -61,6 +66,9 @@ static const struct cfg_key sl_keys[] = {
 	  "SO_RCVBUF for datagram sockets: room for bursts while the agent is busy; 0 = system default." },
 	{ "socket_mode", CFG_T_STRING, offsetof(struct sl_conf, socket_mode), "0666", 0, NULL, 0, 0, NULL,
 	  "Permissions (octal) of unix socket files this input creates." },
+	{ "tls", CFG_T_SECTION, 0, NULL, 0, NULL, 0, 0, tls_keys,
+	  "Server certificate and client verification for tls:// listeners (RFC 5425: syslog over TLS, "
+	  "octet-counted). The files are read again when they change, for new connections." },
 	{ "keep_original", CFG_T_BOOL, offsetof(struct sl_conf, keep_original), "false", 0, NULL, 0, 0, NULL,
 	  "Also keep the whole received message in event.original." },
 	{ "source_address", CFG_T_BOOL, offsetof(struct sl_conf, source_address), "true", 0, NULL, 0, 0, NULL,
@@ -89,6 +97,9 @@ static int sl_check(const void *conf, const struct cfg_node *map, struct cfg_err
 		const char *why = "";
 		if (sl_parse_url(c->listen.v[i], &kind, host, sizeof(host), &port, path, sizeof(path), &why) < 0)
 			return cfg_fail(err, at ? at : map, "listen: %s: %s", c->listen.v[i], why);
+		if (kind == SL_TLS && (!c->tls.cert_file || !c->tls.key_file))
+			return cfg_fail(err, at ? at : map, "listen: %s needs tls.cert_file and tls.key_file",
+					c->listen.v[i]);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(c->listen.v[i], c->listen.v[j]) == 0)
 				return cfg_fail(err, at ? at : map, "listen: %s is listed twice", c->listen.v[i]);
@@ -127,11 +138,13 @@ static void set_watch_all(struct sl *s, int on)
 	for (size_t i = 0; i < s->nls; i++)
 		if (s->ls[i].kind != SL_UDP && s->ls[i].fd >= 0)
 			sl_watch(s, s->ls[i].fd, &s->ls[i].watched, on);
-	for (struct sl_conn *c = s->conns; c; c = c->next)
+	for (struct sl_conn *c = s->conns; c; c = c->next) {
 		sl_watch(s, c->fd, &c->watched, on);
+		c->events = 0;  /* EPOLLIN again */
+	}
 }
 
-static void arm_timer(struct sl *s)
+void sl_arm_timer(struct sl *s)
 {
 	int64_t delay = -1;
 	if (s->c->idle_timeout_ms) {
@@ -141,6 +154,8 @@ static void arm_timer(struct sl *s)
 	}
 	if (s->blocked && (delay < 0 || s->probe_ms < delay))
 		delay = s->probe_ms;
+	if (s->handshaking && (delay < 0 || delay > 1000))
+		delay = 1000;  /* sl_sweep_handshakes */
 	input_timer_set(s->in, delay);
 }
 
@@ -151,7 +166,7 @@ void sl_block(struct sl *s)
 	s->blocked = 1;
 	s->probe_ms = PROBE_MIN_MS;
 	set_watch_all(s, 0);
-	arm_timer(s);
+	sl_arm_timer(s);
 }
 
 void sl_space_seen(struct sl *s)
@@ -168,12 +183,12 @@ static void retry(struct sl *s)
 		return;
 	if (sl_retry_held(s) < 0) {
 		s->probe_ms = s->probe_ms * 2 > PROBE_MAX_MS ? PROBE_MAX_MS : s->probe_ms * 2;
-		arm_timer(s);
+		sl_arm_timer(s);
 		return;
 	}
 	s->blocked = 0;
 	set_watch_all(s, 1);
-	arm_timer(s);
+	sl_arm_timer(s);
 }
 
 static void sl_run(void *state)
@@ -181,6 +196,8 @@ static void sl_run(void *state)
 	struct sl *s = state;
 	s->run_wanted = 0;
 	retry(s);
+	if (!s->blocked)
+		sl_drain_tls(s);
 }
 
 static void sl_on_timer(void *state)
@@ -192,10 +209,12 @@ static void sl_on_timer(void *state)
 		int64_t step = s->c->idle_timeout_ms / 4;
 		s->next_sweep_ms = now + (step < 100 ? 100 : step > 10000 ? 10000 : step);
 	}
+	if (s->handshaking)
+		sl_sweep_handshakes(s, now);
 	if (s->blocked)
 		retry(s);  /* re-arms */
 	else
-		arm_timer(s);
+		sl_arm_timer(s);
 }
 
 static void sl_on_fd(void *state, int fd, unsigned events)
@@ -260,7 +279,7 @@ static int sl_start(void *state)
 	}
 	if (s->c->idle_timeout_ms) {
 		s->next_sweep_ms = sl_mono_ms() + 100;
-		arm_timer(s);
+		sl_arm_timer(s);
 	}
 	return 0;
 }

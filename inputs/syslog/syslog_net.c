@@ -45,7 +45,7 @@ int sl_parse_url(const char *url, enum sl_kind *kind, char *host, size_t hostsz,
 		 char *path, size_t pathsz, const char **why)
 {
 	static const struct { const char *scheme; enum sl_kind kind; } schemes[] = {
-		{ "udp://", SL_UDP }, { "tcp://", SL_TCP },
+		{ "udp://", SL_UDP }, { "tcp://", SL_TCP }, { "tls://", SL_TLS },
 		{ "unix-stream://", SL_UNIX_STREAM }, { "unix://", SL_UNIX_DGRAM },
 	};
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
@@ -54,7 +54,7 @@ int sl_parse_url(const char *url, enum sl_kind *kind, char *host, size_t hostsz,
 			continue;
 		const char *rest = url + n;
 		*kind = schemes[i].kind;
-		if (*kind == SL_UDP || *kind == SL_TCP) {
+		if (*kind == SL_UDP || *kind == SL_TCP || *kind == SL_TLS) {
 			int rc = cfg_parse_hostport(rest, host, hostsz, port);
 			if (rc == -ERANGE)
 				*why = "port beyond 65535";
@@ -74,7 +74,7 @@ int sl_parse_url(const char *url, enum sl_kind *kind, char *host, size_t hostsz,
 		memcpy(path, rest, plen + 1);
 		return 0;
 	}
-	*why = "expected udp://HOST:PORT, tcp://HOST:PORT, unix:///PATH or unix-stream:///PATH";
+	*why = "expected udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH or unix-stream:///PATH";
 	return -EINVAL;
 }
 
@@ -108,6 +108,20 @@ int sl_watch(struct sl *s, int fd, int *watched, int on)
 		*watched = 0;
 	}
 	return 0;
+}
+
+/* Changes what a watched connection waits for (a TLS handshake or read may
+ * need the socket writable). */
+void sl_watch_events(struct sl *s, struct sl_conn *c, unsigned events)
+{
+	if (!c->watched || c->events == events)
+		return;
+	input_unwatch_fd(s->in, c->fd);
+	c->watched = 0;
+	if (input_watch_fd(s->in, c->fd, events) == 0) {
+		c->watched = 1;
+		c->events = events;
+	}
 }
 
 /* ",\"source\":{\"ip\":\"...\",\"port\":N}" for an inet peer, else empty. */
@@ -179,7 +193,7 @@ static int open_inet(struct sl *s, struct sl_listener *l, const char *host, uint
 				setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 		}
 		if (bind(fd, a->ai_addr, a->ai_addrlen) < 0 ||
-		    (l->kind == SL_TCP && listen(fd, 1024) < 0)) {
+		    (l->kind != SL_UDP && listen(fd, 1024) < 0)) {
 			rc = -errno;
 			close(fd);
 			continue;
@@ -245,7 +259,15 @@ int sl_listener_open(struct sl *s, struct sl_listener *l)
 		return rc;  /* check() reported it already */
 	if ((l->kind == SL_UDP || l->kind == SL_UNIX_DGRAM) && (rc = dgram_alloc(s, &l->dg)) < 0)
 		return rc;
-	rc = l->kind == SL_UDP || l->kind == SL_TCP ? open_inet(s, l, host, port) : open_unix(s, l, path);
+	if (l->kind == SL_TLS) {
+		char err[512];
+		if ((rc = tls_server_new(&s->c->tls, &l->tls, err, sizeof(err))) < 0) {
+			LOG_ERROR(s->name, "%s: %s", l->url, err);
+			return rc;
+		}
+	}
+	rc = l->kind == SL_UDP || l->kind == SL_TCP || l->kind == SL_TLS ? open_inet(s, l, host, port)
+									 : open_unix(s, l, path);
 	if (rc < 0)
 		return rc;
 	sl_fd_set(s, l->fd, 1, l);
@@ -270,6 +292,8 @@ void sl_listener_close(struct sl *s, struct sl_listener *l)
 		close(l->fd);
 		l->fd = -1;
 	}
+	tls_server_free(l->tls);
+	l->tls = NULL;
 	if (l->path) {
 		/* Only our own socket file: a later instance may have replaced it. */
 		struct stat st;
@@ -376,6 +400,9 @@ void sl_conn_close(struct sl *s, struct sl_conn *c, const char *why)
 		LOG_DEBUG(s->name, "%s: connection from %s closed: %s", c->l->url, c->peer, why);
 	sl_watch(s, c->fd, &c->watched, 0);
 	sl_fd_set(s, c->fd, 0, NULL);
+	if (c->handshaking)
+		s->handshaking--;
+	tls_conn_free(c->tls);
 	close(c->fd);
 	syslog_framer_free(&c->fr);
 	if (c->prev)
@@ -386,6 +413,94 @@ void sl_conn_close(struct sl *s, struct sl_conn *c, const char *why)
 		c->next->prev = c->prev;
 	s->nconns--;
 	free(c);
+}
+
+/* --- TLS (RFC 5425) ------------------------------------------------------------------ */
+
+/* A handshake failure, counted and logged at most once per 10 s (a port
+ * scanner or a plaintext sender must not flood the log). */
+static void tls_failed(struct sl *s, struct sl_conn *c, const char *why)
+{
+	s->tls_failed++;
+	int64_t now = sl_mono_ms();
+	if (now - s->tls_fail_log_ms >= 10000) {
+		s->tls_fail_log_ms = now;
+		LOG_WARN(s->name, "%s: TLS with %s failed: %s (%llu failed handshakes so far)", c->l->url, c->peer, why,
+			 (unsigned long long)s->tls_failed);
+	}
+}
+
+/* A new connection on a tls:// listener: the context is refreshed first if
+ * its certificate or key files changed (a renewal takes effect for new
+ * connections without a restart), then the handshake starts. */
+static int tls_start(struct sl *s, struct sl_listener *l, struct sl_conn *c, int fd)
+{
+	char err[512];
+	int rc = tls_server_refresh(l->tls, err, sizeof(err));
+	if (rc < 0)
+		LOG_ERROR(s->name, "%s: the new certificate files are refused, the old ones stay in use: %s", l->url, err);
+	else if (rc > 0)
+		LOG_INFO(s->name, "%s: certificate files changed: reloaded", l->url);
+	if (!(c->tls = tls_conn_new(l->tls, fd))) {
+		LOG_WARN(s->name, "%s: out of memory for a TLS connection", l->url);
+		return -ENOMEM;
+	}
+	c->handshaking = 1;
+	if (s->handshaking++ == 0)
+		sl_arm_timer(s);  /* sl_sweep_handshakes runs from the timer */
+	return 0;
+}
+
+/* Drives the handshake. 1 done, 0 goes on (watching what OpenSSL waits
+ * for), -1 failed (closed). */
+static int tls_step(struct sl *s, struct sl_conn *c)
+{
+	char err[512] = "";
+	unsigned want = 0;
+	int rc = tls_conn_handshake(c->tls, &want, err, sizeof(err));
+	if (rc < 0) {
+		tls_failed(s, c, err);
+		sl_conn_close(s, c, NULL);
+		return -1;
+	}
+	if (rc == 0) {
+		if (want & TLS_WANT_WRITE)
+			sl_watch_events(s, c, EPOLLIN | EPOLLOUT);
+		return 0;
+	}
+	c->handshaking = 0;
+	s->handshaking--;
+	sl_watch_events(s, c, EPOLLIN);
+	if (logging_level() >= LOG_LEVEL_DEBUG) {
+		char d[128];
+		tls_conn_describe(c->tls, d, sizeof(d));
+		LOG_DEBUG(s->name, "%s: TLS with %s: %s", c->l->url, c->peer, d);
+	}
+	return 1;
+}
+
+/* Reads like recv(2) from a plain or TLS connection. */
+static ssize_t conn_recv(struct sl *s, struct sl_conn *c, char *p, size_t room)
+{
+	if (!c->tls)
+		return recv(c->fd, p, room, 0);
+	unsigned want = 0;
+	ssize_t n = tls_conn_read(c->tls, p, room, &want);
+	if (n < 0 && errno == EAGAIN)
+		sl_watch_events(s, c, (want & TLS_WANT_WRITE) ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	return n;
+}
+
+void sl_sweep_handshakes(struct sl *s, int64_t now_ms)
+{
+	struct sl_conn *c = s->conns, *next;
+	for (; c && s->handshaking; c = next) {
+		next = c->next;
+		if (c->handshaking && now_ms - c->accepted_ms >= SL_HANDSHAKE_TIMEOUT_MS) {
+			tls_failed(s, c, "no handshake within 10 s");
+			sl_conn_close(s, c, NULL);
+		}
+	}
 }
 
 /* The peer's IP address bytes (none for unix sockets). */
@@ -463,12 +578,18 @@ static void accept_conns(struct sl *s, struct sl_listener *l)
 			close(fd);
 			return;
 		}
+		if (l->kind == SL_TLS && tls_start(s, l, c, fd) < 0) {
+			syslog_framer_free(&c->fr);
+			free(c);
+			close(fd);
+			continue;
+		}
 		c->fd = fd;
 		c->l = l;
-		c->last_ms = sl_mono_ms();
+		c->last_ms = c->accepted_ms = sl_mono_ms();
 		memcpy(c->ip, ip, iplen);
 		c->iplen = iplen;
-		if (l->kind == SL_TCP)
+		if (l->kind == SL_TCP || l->kind == SL_TLS)
 			c->extra_len = source_fragment(&ss, s->c->source_address ? c->extra : NULL,
 						       sizeof(c->extra), c->peer, sizeof(c->peer));
 		else
@@ -536,7 +657,7 @@ static int conn_process(struct sl *s, struct sl_conn *c, int read)
 			return 0;
 		size_t room;
 		char *p = syslog_framer_space(&c->fr, &room);
-		ssize_t n = recv(c->fd, p, room, 0);
+		ssize_t n = conn_recv(s, c, p, room);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -552,8 +673,9 @@ static int conn_process(struct sl *s, struct sl_conn *c, int read)
 		syslog_framer_commit(&c->fr, (size_t)n);
 		c->last_ms = sl_mono_ms();
 		recv_clock(&recv_ms, &now_ns);
-		if ((size_t)n < room) {
-			/* Most likely drained; hand this over and let epoll say when more comes. */
+		if ((size_t)n < room && !(c->tls && tls_conn_pending(c->tls))) {
+			/* Most likely drained (OpenSSL holds nothing decrypted either);
+			 * hand this over and let epoll say when more comes. */
 			while ((r = syslog_framer_next(&c->fr, &m, &len, &trunc)) == 1) {
 				if (sl_emit(s, 1, m, len, trunc, c->extra, c->extra_len, recv_ms, now_ns) < 0) {
 					c->held = m;
@@ -572,8 +694,28 @@ static int conn_process(struct sl *s, struct sl_conn *c, int read)
 
 void sl_on_conn(struct sl *s, struct sl_conn *c)
 {
-	if (!s->blocked)
-		conn_process(s, c, 1);
+	if (s->blocked)
+		return;
+	if (c->handshaking && tls_step(s, c) <= 0)
+		return;
+	if (conn_process(s, c, 1) == 0 && c->tls && tls_conn_pending(c->tls))
+		sl_space_seen(s);  /* decrypted bytes wait in OpenSSL, not in the socket: come back */
+}
+
+/* Connections whose decrypted bytes wait inside OpenSSL (epoll cannot
+ * tell): read on. */
+void sl_drain_tls(struct sl *s)
+{
+	struct sl_conn *c = s->conns, *next;
+	int again = 0;
+	for (; c && !s->blocked; c = next) {
+		next = c->next;
+		if (c->tls && !c->handshaking && tls_conn_pending(c->tls) && conn_process(s, c, 1) == 0 &&
+		    tls_conn_pending(c->tls))
+			again = 1;
+	}
+	if (again)
+		sl_space_seen(s);
 }
 
 void sl_on_listener(struct sl *s, struct sl_listener *l)

@@ -16,6 +16,7 @@
 
 #include "agent/module.h"
 #include "common/sbuf.h"
+#include "common/tls_server.h"
 #include "inputs/syslog/syslog_frame.h"
 
 struct sl_conf {
@@ -29,9 +30,10 @@ struct sl_conf {
 	char *socket_mode;             /* octal, for unix socket files */
 	int keep_original;
 	int source_address;
+	struct tls_server_conf tls;    /* the tls: block, for tls:// listeners */
 };
 
-enum sl_kind { SL_UDP, SL_TCP, SL_UNIX_DGRAM, SL_UNIX_STREAM };
+enum sl_kind { SL_UDP, SL_TCP, SL_UNIX_DGRAM, SL_UNIX_STREAM, SL_TLS };  /* SL_TLS: TCP + TLS (RFC 5425) */
 
 /* A batch of datagrams read by one recvmmsg; [next, n) not yet handed over. */
 struct sl_dgram {
@@ -60,6 +62,7 @@ struct sl_listener {
 	char *url;
 	char *path;                    /* unix: the socket file we made (removed at stop) */
 	unsigned long ino;             /* its inode, so that we remove only our own */
+	struct tls_server *tls;        /* SL_TLS: the context, refreshed when its files change */
 	struct sl_dgram dg;            /* datagram kinds */
 };
 
@@ -67,6 +70,10 @@ struct sl_conn {
 	int fd;
 	int watched;
 	int eof;                       /* the peer closed; close once drained */
+	struct tls_conn *tls;          /* SL_TLS */
+	int handshaking;               /* SL_TLS: until the handshake is done */
+	unsigned events;               /* EPOLL* it is watched for (0: EPOLLIN) */
+	int64_t accepted_ms;           /* monotonic, for the handshake timeout */
 	struct sl_listener *l;
 	struct syslog_framer fr;
 	const char *held;              /* a message the ring refused, in fr.buf */
@@ -101,6 +108,9 @@ struct sl {
 	uint64_t conns_refused, framing_errors, idle_closed;
 	int64_t last_refuse_log_ms;
 	int64_t last_addr_refuse_log_ms;
+	uint64_t tls_failed;           /* handshakes failed or timed out */
+	int64_t tls_fail_log_ms;
+	unsigned handshaking;          /* connections still in their handshake */
 };
 
 /* syslog_net.c */
@@ -117,6 +127,12 @@ void sl_conn_close(struct sl *s, struct sl_conn *c, const char *why);
  * -EAGAIN = refused again. */
 int sl_retry_held(struct sl *s);
 void sl_sweep_idle(struct sl *s, int64_t now_ms);
+/* TLS: closes connections whose handshake has not finished in time
+ * (slowloris); reads what OpenSSL holds decrypted. */
+#define SL_HANDSHAKE_TIMEOUT_MS 10000
+void sl_sweep_handshakes(struct sl *s, int64_t now_ms);
+void sl_drain_tls(struct sl *s);
+void sl_watch_events(struct sl *s, struct sl_conn *c, unsigned events);
 int sl_watch(struct sl *s, int fd, int *watched, int on);
 void sl_fd_set(struct sl *s, int fd, int kind, void *p);
 
@@ -126,6 +142,9 @@ int sl_emit(struct sl *s, int kept, const char *msg, size_t len, int truncated, 
 	    size_t extra_len, int64_t recv_ms, int64_t now_ns);
 /* A waitable source was refused: stop reading them all, retry later. */
 void sl_block(struct sl *s);
+/* (Re)arms the input's timer for what is pending: idle sweeps, retries,
+ * handshake timeouts. */
+void sl_arm_timer(struct sl *s);
 /* A datagram from UDP got in while blocked: space is back, retry soon. */
 void sl_space_seen(struct sl *s);
 int64_t sl_mono_ms(void);
