@@ -38,14 +38,6 @@ def wait_events(path, n, timeout=20):
     return testlib.wait_for(lambda: len(events(path)) >= n and events(path), timeout=timeout) or events(path)
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def logger(*args, stdin=None):
     return testlib.run([LOGGER] + list(args), input=stdin, timeout=20)
 
@@ -164,7 +156,7 @@ testlib.ok(len(udp) >= 1900 and udp[0]["log"]["syslog"]["appname"] == "loadgen",
            "UDP at 20000/s: %d of 2000 datagrams arrived (loopback, no backpressure)" % len(udp))
 
 # --- hostile input ---------------------------------------------------------------------------
-rss0 = rss_kb(a.p.pid)
+rss0 = testlib.status_kb(a.p.pid, "VmRSS")
 HOST_N = len(events(OUT))
 
 
@@ -217,7 +209,7 @@ testlib.ok(any(m.startswith("\x00\x01\x02") for m in msgs), "a binary UDP datagr
 testlib.ok(a.alive() and "octet count larger than the maximum" in a.log_text()
            and "octet count not followed by a space" in a.log_text(),
            "the agent is alive and logged both framing errors")
-rss1 = rss_kb(a.p.pid)
+rss1 = testlib.status_kb(a.p.pid, "VmRSS")
 testlib.ok(rss1 - rss0 < 64 * 1024, "memory after hostile input: RSS %d -> %d KiB" % (rss0, rss1))
 code, _ = a.get("/health")
 testlib.ok(code == 200, "/health still answers")

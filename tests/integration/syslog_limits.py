@@ -37,14 +37,6 @@ PORT = testlib.free_port()
 OUT = os.path.join(d, "out.ndjson")
 
 
-def status_kb(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def count_lines(path, needle):
     try:
         with open(path, errors="replace") as f:
@@ -156,7 +148,7 @@ if ok(agent.start(), "agent starts with a TCP syslog listener and connection lim
             return 0
     n = testlib.wait_for(lambda: good() >= 300 and good(), timeout=30) or good()
     ok(n == 300, "all 300 well-behaved messages are in the output (%d)" % n)
-    hwm = status_kb(pid, "VmHWM")
+    hwm = testlib.status_kb(pid, "VmHWM")
     ok(hwm < BOUND_KB, "agent peak RSS %.1f MiB < %d MiB under the flood" % (hwm / 1024.0, BOUND_KB // 1024))
     ok(agent.alive(), "agent is still up")
     agent.stop()

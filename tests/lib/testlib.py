@@ -43,6 +43,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def status_kb(pid, key):
+    """A kB figure of /proc/PID/status (VmRSS, VmHWM, ...); 0 if absent."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def ok(cond, what):
     """Record one check; returns cond so tests can branch on it."""
     global _failed
