@@ -32,6 +32,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import agentlib  # noqa: E402
+import certs  # noqa: E402
 import testlib  # noqa: E402
 
 
@@ -201,11 +202,7 @@ srv2.shutdown()
 srv2.server_close()
 
 # --- 3: https, verified with ca_file and server_name ----------------------------------
-cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-r = testlib.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                 "-days", "2", "-subj", "/CN=logship-test", "-addext", "subjectAltName=DNS:logship-test"],
-                timeout=60)
-testlib.ok(r.returncode == 0, "openssl req made a self-signed certificate")
+cert, key = certs.self_signed(d, "server", "logship-test", ["DNS:logship-test"])
 s3 = Sink()
 srv3, p3 = serve(s3)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

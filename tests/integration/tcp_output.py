@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import agentlib  # noqa: E402
+import certs  # noqa: E402
 import testlib  # noqa: E402
 
 
@@ -185,11 +186,7 @@ testlib.ok(len(srv2.lines) == N2 and all(len(m) == 30 and not m.startswith(b"{")
            "raw: %d lines, each the 30-byte message alone (%r)" % (len(srv2.lines), srv2.lines[:1]))
 
 # --- 3: TLS with a self-signed certificate ------------------------------------------------------
-cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-r = testlib.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                 "-days", "2", "-subj", "/CN=logship-test", "-addext",
-                 "subjectAltName=DNS:logship-test,IP:127.0.0.1"], timeout=60)
-testlib.ok(r.returncode == 0, "openssl req made a self-signed certificate")
+cert, key = certs.self_signed(d, "server", "logship-test", ["DNS:logship-test", "IP:127.0.0.1"])
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 srv3 = LineServer(tls_ctx=ctx)

@@ -19,6 +19,15 @@ def ca(d, name="ca", cn="logship test CA"):
     return crt, key
 
 
+def self_signed(d, name, cn, sans):
+    """A self-signed server certificate (no CA): returns (cert path, key path)."""
+    key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".pem")
+    _run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+          "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=" + cn,
+          "-addext", "subjectAltName=" + ",".join(sans)], d)
+    return crt, key
+
+
 def issue(d, ca_pair, name, cn, server=True, sans=("DNS:localhost", "IP:127.0.0.1")):
     """A certificate signed by ca_pair: returns (cert path, key path)."""
     key, csr, crt = (os.path.join(d, name + ext) for ext in (".key", ".csr", ".pem"))
