@@ -629,23 +629,34 @@ void groups_topic_deleted(struct broker *b, const char *topic)
 	batch_builder_free(&bb);
 }
 
+/* --- authorization ------------------------------------------------------------ */
+
+static int group_allowed(struct broker *b, enum acl_op op, struct kstr gid)
+{
+	return broker_authorized(b, op, ACL_GROUP, gid.p, gid.len > 0 ? (size_t)gid.len : 0);
+}
+
 /* --- FindCoordinator -------------------------------------------------------- */
 
 static int find_coordinator(struct broker *b, int16_t v, struct kreader *r, struct kwriter *w)
 {
-	kr_string(r);
+	struct kstr key = kr_string(r);
 	int8_t type = v >= 1 ? kr_i8(r) : 0;
 	if (r->err)
 		return REQ_CLOSE;
 	if (v >= 1)
 		kw_i32(w, 0);
-	int16_t err = type == 0 ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE;  /* no transactions */
+	int16_t err = type != 0 ? KERR_COORDINATOR_NOT_AVAILABLE  /* no transactions */
+		    : !group_allowed(b, ACL_DESCRIBE, key) ? KERR_GROUP_AUTHORIZATION_FAILED : KERR_NONE;
 	kw_i16(w, err);
 	if (v >= 1)
-		kw_cstring(w, err ? "logship-broker has no transaction coordinator" : NULL);
+		kw_cstring(w, err == KERR_COORDINATOR_NOT_AVAILABLE ? "logship-broker has no transaction coordinator"
+			      : err ? "not authorized for this group (ACL)" : NULL);
+	/* The coordinator is this broker, as the client's listener names it. */
+	const struct broker_listener *lst = b->ses ? b->ses->lst : NULL;
 	kw_i32(w, err ? -1 : b->node_id);
-	kw_cstring(w, err ? "" : b->adv_host);
-	kw_i32(w, err ? -1 : b->adv_port);
+	kw_cstring(w, err ? "" : lst ? lst->adv_host : b->adv_host);
+	kw_i32(w, err ? -1 : lst ? lst->adv_port : b->adv_port);
 	return REQ_RESPOND;
 }
 
@@ -1017,6 +1028,8 @@ static int offset_commit(struct broker *b, int16_t v, struct kreader *r, struct 
 	struct group *g = group_find(gs, gid);
 	if (gid.len <= 0) {
 		err = KERR_INVALID_GROUP_ID;
+	} else if (!group_allowed(b, ACL_CONSUME, gid)) {
+		err = KERR_GROUP_AUTHORIZATION_FAILED;
 	} else if (gen >= 0 || mid.len > 0) {
 		struct member *m;
 		err = member_check(gs, gid, mid, gen, &g, &m, now);
@@ -1041,6 +1054,7 @@ static int offset_commit(struct broker *b, int16_t v, struct kreader *r, struct 
 			goto close;
 		kw_string(w, name.p, name.len);
 		kw_i32(w, np);
+		int topic_ok = err || broker_authorized(b, ACL_CONSUME, ACL_TOPIC, name.p, name.len > 0 ? (size_t)name.len : 0);
 		for (int32_t i = 0; i < np; i++) {
 			int32_t p = kr_i32(r);
 			int64_t off = kr_i64(r);
@@ -1051,7 +1065,7 @@ static int offset_commit(struct broker *b, int16_t v, struct kreader *r, struct 
 			struct kstr meta = kr_string(r);
 			if (r->err)
 				goto close;
-			int16_t e = err;
+			int16_t e = err ? err : topic_ok ? KERR_NONE : KERR_TOPIC_AUTHORIZATION_FAILED;
 			char topic[TOPIC_NAME_MAX + 1];
 			/* As Kafka: only partitions that exist (a lagging member must
 			 * not bring back offsets of a topic just deleted). */
@@ -1098,14 +1112,14 @@ static const struct committed *committed_find(const struct group *g, struct kstr
 	return NULL;
 }
 
-static void fetch_one(int16_t v, struct kwriter *w, int32_t p, const struct committed *c)
+static void fetch_one(int16_t v, struct kwriter *w, int32_t p, const struct committed *c, int16_t err)
 {
 	kw_i32(w, p);
-	kw_i64(w, c ? c->offset : -1);
+	kw_i64(w, c && !err ? c->offset : -1);
 	if (v >= 5)
 		kw_i32(w, -1);
-	kw_cstring(w, c ? c->meta : "");
-	kw_i16(w, KERR_NONE);
+	kw_cstring(w, c && !err ? c->meta : "");
+	kw_i16(w, err);
 }
 
 static int offset_fetch(struct broker *b, int16_t v, struct kreader *r, struct kwriter *w)
@@ -1115,10 +1129,11 @@ static int offset_fetch(struct broker *b, int16_t v, struct kreader *r, struct k
 	int32_t nt = kr_array(r, 6, &is_null);
 	if (r->err)
 		return REQ_CLOSE;
-	struct group *g = group_find(b->groups, gid);
+	int16_t gerr = group_allowed(b, ACL_DESCRIBE, gid) ? KERR_NONE : KERR_GROUP_AUTHORIZATION_FAILED;
+	struct group *g = gerr ? NULL : group_find(b->groups, gid);
 	if (v >= 3)
 		kw_i32(w, 0);
-	if (is_null && v >= 2) {  /* every committed offset of the group */
+	if (is_null && v >= 2) {  /* every committed offset of the group (topics it may describe) */
 		size_t ntopics = 0;
 		size_t count_pos = w->len;
 		kw_i32(w, 0);
@@ -1126,7 +1141,9 @@ static int offset_fetch(struct broker *b, int16_t v, struct kreader *r, struct k
 			int seen = 0;
 			for (size_t k = 0; k < i && !seen; k++)
 				seen = !strcmp(g->offs[k].topic, g->offs[i].topic);
-			if (seen)
+			if (seen || (b->acl && b->ses &&
+				     !acl_allowed(b->acl, b->ses->principal, ACL_DESCRIBE, ACL_TOPIC, g->offs[i].topic,
+						  strlen(g->offs[i].topic))))
 				continue;
 			ntopics++;
 			kw_cstring(w, g->offs[i].topic);
@@ -1136,7 +1153,7 @@ static int offset_fetch(struct broker *b, int16_t v, struct kreader *r, struct k
 			kw_i32(w, (int32_t)np);
 			for (size_t k = i; k < g->noffs; k++)
 				if (!strcmp(g->offs[k].topic, g->offs[i].topic))
-					fetch_one(v, w, g->offs[k].partition, &g->offs[k]);
+					fetch_one(v, w, g->offs[k].partition, &g->offs[k], KERR_NONE);
 		}
 		kw_put_i32_at(w, count_pos, (int32_t)ntopics);
 	} else {
@@ -1148,16 +1165,19 @@ static int offset_fetch(struct broker *b, int16_t v, struct kreader *r, struct k
 				return REQ_CLOSE;
 			kw_string(w, name.p, name.len);
 			kw_i32(w, np);
+			int16_t terr = gerr ? gerr
+				     : broker_authorized(b, ACL_DESCRIBE, ACL_TOPIC, name.p, name.len > 0 ? (size_t)name.len : 0)
+				     ? KERR_NONE : KERR_TOPIC_AUTHORIZATION_FAILED;
 			for (int32_t i = 0; i < np; i++) {
 				int32_t p = kr_i32(r);
 				if (r->err)
 					return REQ_CLOSE;
-				fetch_one(v, w, p, committed_find(g, name, p));
+				fetch_one(v, w, p, committed_find(g, name, p), terr);
 			}
 		}
 	}
 	if (v >= 2)
-		kw_i16(w, KERR_NONE);
+		kw_i16(w, gerr);
 	return REQ_RESPOND;
 }
 
@@ -1175,8 +1195,9 @@ static int describe_groups(struct broker *b, int16_t v, struct kreader *r, struc
 		struct kstr gid = kr_string(r);
 		if (r->err)
 			return REQ_CLOSE;
-		struct group *g = group_find(b->groups, gid);
-		kw_i16(w, gid.len <= 0 ? KERR_INVALID_GROUP_ID : KERR_NONE);
+		int allowed = gid.len > 0 && group_allowed(b, ACL_DESCRIBE, gid);
+		struct group *g = allowed ? group_find(b->groups, gid) : NULL;
+		kw_i16(w, gid.len <= 0 ? KERR_INVALID_GROUP_ID : !allowed ? KERR_GROUP_AUTHORIZATION_FAILED : KERR_NONE);
 		kw_string(w, gid.p, gid.len);
 		/* Kafka describes an unknown group as Dead with no members. */
 		kw_cstring(w, g ? gstate_name[g->state] : "Dead");
@@ -1213,10 +1234,42 @@ static int list_groups(struct broker *b, int16_t v, struct kwriter *w)
 	if (v >= 1)
 		kw_i32(w, 0);
 	kw_i16(w, KERR_NONE);
-	kw_i32(w, (int32_t)gs->n);
+	size_t pos = w->len;
+	int32_t shown = 0;
+	kw_i32(w, 0);
+	/* The groups the principal may describe (as Kafka filters them). */
 	for (size_t i = 0; i < gs->n; i++) {
+		if (b->acl && b->ses &&
+		    !acl_allowed(b->acl, b->ses->principal, ACL_DESCRIBE, ACL_GROUP, gs->v[i]->id, strlen(gs->v[i]->id)))
+			continue;
+		shown++;
 		kw_cstring(w, gs->v[i]->id);
 		kw_cstring(w, gs->v[i]->protocol_type ? gs->v[i]->protocol_type : "consumer");
+	}
+	kw_put_i32_at(w, pos, shown);
+	return REQ_RESPOND;
+}
+
+/* JoinGroup, SyncGroup, Heartbeat and LeaveGroup of a group the principal
+ * may not consume from: the API's response with GROUP_AUTHORIZATION_FAILED
+ * (the request's body is not needed for it). */
+static int group_denied(int16_t key, int16_t v, struct kwriter *w)
+{
+	switch (key) {
+	case KAPI_JOIN_GROUP: join_response(v, w, KERR_GROUP_AUTHORIZATION_FAILED, NULL, ""); break;
+	case KAPI_SYNC_GROUP: sync_response(v, w, KERR_GROUP_AUTHORIZATION_FAILED, NULL); break;
+	case KAPI_HEARTBEAT:
+		if (v >= 1)
+			kw_i32(w, 0);
+		kw_i16(w, KERR_GROUP_AUTHORIZATION_FAILED);
+		break;
+	default:  /* LeaveGroup */
+		if (v >= 1)
+			kw_i32(w, 0);
+		kw_i16(w, KERR_GROUP_AUTHORIZATION_FAILED);
+		if (v >= 3)
+			kw_i32(w, 0);
+		break;
 	}
 	return REQ_RESPOND;
 }
@@ -1233,6 +1286,14 @@ int groups_handle(struct broker *b, int16_t key, int16_t v, struct kreader *r, s
 {
 	if (!b->groups)
 		return REQ_CLOSE;
+	if (key == KAPI_JOIN_GROUP || key == KAPI_SYNC_GROUP || key == KAPI_HEARTBEAT || key == KAPI_LEAVE_GROUP) {
+		struct kreader peek = *r;  /* each starts with the group id */
+		struct kstr gid = kr_string(&peek);
+		if (peek.err)
+			return REQ_CLOSE;
+		if (!group_allowed(b, ACL_CONSUME, gid))
+			return group_denied(key, v, w);
+	}
 	switch (key) {
 	case KAPI_FIND_COORDINATOR: return find_coordinator(b, v, r, w);
 	case KAPI_JOIN_GROUP: return join_group(b, v, r, w, final, now, peer, client, wait);

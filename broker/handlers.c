@@ -14,6 +14,7 @@
 #include "broker/broker.h"
 #include "broker/logdirs.h"
 #include "buffer/batch.h"
+#include "common/clock.h"
 #include "common/logging.h"
 
 struct api_range { int16_t key, min, max; };
@@ -35,6 +36,8 @@ static const struct api_range apis[] = {
 	{ 14, 0, 3 },   /* SyncGroup */
 	{ 15, 0, 4 },   /* DescribeGroups */
 	{ 16, 0, 2 },   /* ListGroups */
+	{ KAPI_SASL_HANDSHAKE, 0, 1 },      /* auth.c */
+	{ KAPI_SASL_AUTHENTICATE, 0, 1 },
 };
 #define NAPIS (sizeof(apis) / sizeof(apis[0]))
 
@@ -80,6 +83,41 @@ int broker_wait_durable_done(struct broker *b, const struct req_wait *w)
 	return 1;
 }
 
+/* --- authorization ----------------------------------------------------------- */
+
+int ratelimit_ok(struct ratelimit *r, int64_t now_ms, uint64_t *suppressed)
+{
+	if (now_ms < r->next_ms) {
+		r->suppressed++;
+		return 0;
+	}
+	*suppressed = r->suppressed;
+	r->suppressed = 0;
+	r->next_ms = now_ms + 1000;
+	return 1;
+}
+
+static const char *const res_names[] = { "topic", "group", "cluster" };
+
+int broker_authorized(struct broker *b, enum acl_op op, enum acl_res res, const char *name, size_t len)
+{
+	const struct broker_session *s = b->ses;
+	if (!b->acl || !s)
+		return 1;
+	if (acl_allowed(b->acl, s->principal, op, res, name ? name : "", name ? len : 0))
+		return 1;
+	b->ctr.acl_denied++;
+	uint64_t more;
+	if (ratelimit_ok(&b->acl_log, clock_mono_ms(), &more))
+		LOG_WARN("broker", "%s: %s may not %s %s%s%.*s (ACL)%s%llu more denial(s) not logged", s->peer,
+			 s->principal, acl_op_name(op), res_names[res], res == ACL_CLUSTER ? "" : " ",
+			 res == ACL_CLUSTER ? 0 : (int)(len > 255 ? 255 : len), name ? name : "", more ? "; " : "",
+			 (unsigned long long)more);
+	return 0;
+}
+
+#define TOPIC_OK(b, op, name) broker_authorized(b, op, ACL_TOPIC, (name).p, (name).len > 0 ? (size_t)(name).len : 0)
+
 /* --- ApiVersions ------------------------------------------------------------ */
 
 static void api_versions(int16_t version, struct kwriter *w)
@@ -99,6 +137,18 @@ static void api_versions(int16_t version, struct kwriter *w)
 }
 
 /* --- Metadata --------------------------------------------------------------- */
+
+/* A topic Metadata may create: the principal may produce to it, or
+ * administer it (Kafka asks for Create; a producer of logs-* creating
+ * logs-new is the common case here). */
+static int may_create(struct broker *b, struct kstr name)
+{
+	if (!b->acl || !b->ses)
+		return 1;
+	const char *who = b->ses->principal;
+	return acl_allowed(b->acl, who, ACL_PRODUCE, ACL_TOPIC, name.p, (size_t)name.len) ||
+	       acl_allowed(b->acl, who, ACL_ADMIN, ACL_TOPIC, name.p, (size_t)name.len);
+}
 
 static void metadata_topic(struct broker *b, int16_t v, struct kwriter *w, struct topic *tp,
 			   struct kstr name, int16_t err)
@@ -150,10 +200,13 @@ static enum req_result metadata(struct broker *b, int16_t v, struct kreader *r, 
 	int all = (v == 0 && n == 0) || (v >= 1 && is_null);
 	if (v >= 3)
 		kw_i32(w, 0);  /* throttle */
+	/* The broker as the listener the request came through advertises it
+	 * (Kafka's rule: a client stays on the listener it chose). */
+	const struct broker_listener *lst = b->ses ? b->ses->lst : NULL;
 	kw_i32(w, 1);          /* brokers: this one */
 	kw_i32(w, b->node_id);
-	kw_cstring(w, b->adv_host);
-	kw_i32(w, b->adv_port);
+	kw_cstring(w, lst ? lst->adv_host : b->adv_host);
+	kw_i32(w, lst ? lst->adv_port : b->adv_port);
 	if (v >= 1)
 		kw_string(w, NULL, -1);  /* rack */
 	if (v >= 2)
@@ -161,18 +214,32 @@ static enum req_result metadata(struct broker *b, int16_t v, struct kreader *r, 
 	if (v >= 1)
 		kw_i32(w, b->node_id);     /* controller */
 	if (all) {
-		kw_i32(w, (int32_t)b->topics.n);
-		for (size_t i = 0; i < b->topics.n; i++)
-			metadata_topic(b, v, w, b->topics.v[i], (struct kstr){ NULL, -1 }, KERR_NONE);
+		/* Every topic the principal may describe; the others are not
+		 * mentioned (Kafka hides them from an all-topics request). */
+		size_t pos = w->len;
+		int32_t shown = 0;
+		kw_i32(w, 0);
+		for (size_t i = 0; i < b->topics.n; i++) {
+			struct topic *tp = b->topics.v[i];
+			if (b->acl && b->ses && !acl_allowed(b->acl, b->ses->principal, ACL_DESCRIBE, ACL_TOPIC, tp->name,
+							       strlen(tp->name)))
+				continue;
+			metadata_topic(b, v, w, tp, (struct kstr){ NULL, -1 }, KERR_NONE);
+			shown++;
+		}
+		kw_put_i32_at(w, pos, shown);
 	} else {
 		kw_i32(w, n);
 		for (int32_t i = 0; i < n; i++) {
 			struct topic *tp = names[i].len > 0 ? topics_find(&b->topics, names[i].p, (size_t)names[i].len) : NULL;
 			int16_t err = KERR_NONE;
-			if (!tp) {
+			if (names[i].len > 0 && !TOPIC_OK(b, ACL_DESCRIBE, names[i])) {
+				tp = NULL;
+				err = KERR_TOPIC_AUTHORIZATION_FAILED;
+			} else if (!tp) {
 				if (names[i].len <= 0 || !topics_name_ok(names[i].p, (size_t)names[i].len))
 					err = KERR_INVALID_TOPIC_EXCEPTION;
-				else if (b->cfg.auto_create_topics && allow_create &&
+				else if (b->cfg.auto_create_topics && allow_create && may_create(b, names[i]) &&
 					 topics_create(&b->topics, names[i].p, (size_t)names[i].len,
 						       (int32_t)b->cfg.num_partitions, &tp) == 0)
 					err = KERR_NONE;
@@ -268,7 +335,8 @@ static enum req_result produce(struct broker *b, int16_t v, struct kreader *r, s
 		kw_string(w, name.p, name.len);
 		kw_i32(w, np);
 		struct topic *tp = NULL;
-		if (name.len > 0 && !topics_find(&b->topics, name.p, (size_t)name.len) &&
+		int allowed = TOPIC_OK(b, ACL_PRODUCE, name);
+		if (allowed && name.len > 0 && !topics_find(&b->topics, name.p, (size_t)name.len) &&
 		    b->cfg.auto_create_topics && topics_name_ok(name.p, (size_t)name.len))
 			topics_create(&b->topics, name.p, (size_t)name.len, (int32_t)b->cfg.num_partitions, &tp);
 		for (int32_t i = 0; i < np; i++) {
@@ -278,7 +346,10 @@ static enum req_result produce(struct broker *b, int16_t v, struct kreader *r, s
 				return REQ_CLOSE;
 			int64_t base = -1;
 			struct log *l = part_log(b, name, p, &tp);
+			if (!allowed)
+				l = NULL;
 			int16_t err = acks != 0 && acks != 1 && acks != -1 ? KERR_INVALID_REQUIRED_ACKS
+				    : !allowed ? KERR_TOPIC_AUTHORIZATION_FAILED
 				    : !l ? KERR_UNKNOWN_TOPIC_OR_PARTITION
 				    : produce_partition(l, tp->name, p, recs, acks, wait, &base, peer);
 			kw_i32(w, p);
@@ -319,6 +390,7 @@ static enum req_result list_offsets(struct broker *b, int16_t v, struct kreader 
 			return REQ_CLOSE;
 		kw_string(w, name.p, name.len);
 		kw_i32(w, np);
+		int allowed = TOPIC_OK(b, ACL_DESCRIBE, name);
 		for (int32_t i = 0; i < np; i++) {
 			int32_t p = kr_i32(r);
 			if (v >= 4)
@@ -326,10 +398,12 @@ static enum req_result list_offsets(struct broker *b, int16_t v, struct kreader 
 			int64_t ts = kr_i64(r);
 			if (r->err)
 				return REQ_CLOSE;
-			struct log *l = part_log(b, name, p, NULL);
+			struct log *l = allowed ? part_log(b, name, p, NULL) : NULL;
 			int16_t err = KERR_NONE;
 			int64_t off = -1, rts = -1;
-			if (!l)
+			if (!allowed)
+				err = KERR_TOPIC_AUTHORIZATION_FAILED;
+			else if (!l)
 				err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			else if (ts == -2)
 				off = log_start_offset(l);
@@ -383,6 +457,7 @@ static enum req_result fetch(struct broker *b, int16_t v, struct kreader *r, str
 			return REQ_CLOSE;
 		kw_string(w, name.p, name.len);
 		kw_i32(w, np);
+		int allowed = TOPIC_OK(b, ACL_CONSUME, name);
 		for (int32_t i = 0; i < np; i++) {
 			int32_t p = kr_i32(r);
 			if (v >= 9)
@@ -393,11 +468,13 @@ static enum req_result fetch(struct broker *b, int16_t v, struct kreader *r, str
 			int32_t pmax = kr_i32(r);
 			if (r->err)
 				return REQ_CLOSE;
-			struct log *l = part_log(b, name, p, NULL);
+			struct log *l = allowed ? part_log(b, name, p, NULL) : NULL;
 			int16_t err = KERR_NONE;
 			int64_t hw = -1, start = -1;
 			ssize_t n = 0;
-			if (!l) {
+			if (!allowed) {
+				err = KERR_TOPIC_AUTHORIZATION_FAILED;
+			} else if (!l) {
 				err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			} else {
 				hw = log_end_offset(l);
@@ -499,6 +576,9 @@ static enum req_result create_topics(struct broker *b, int16_t v, struct kreader
 		if (n.len <= 0 || !topics_name_ok(n.p, (size_t)n.len)) {
 			err = KERR_INVALID_TOPIC_EXCEPTION;
 			msg = "topic names are 1-249 characters of [a-zA-Z0-9._-], not . or ..";
+		} else if (!TOPIC_OK(b, ACL_ADMIN, n)) {
+			err = KERR_TOPIC_AUTHORIZATION_FAILED;
+			msg = "not authorized to create this topic (ACL: admin)";
 		} else if (topics_find(&b->topics, n.p, (size_t)n.len)) {
 			err = KERR_TOPIC_ALREADY_EXISTS;
 			msg = "the topic exists";
@@ -538,7 +618,9 @@ static enum req_result delete_topics(struct broker *b, int16_t v, struct kreader
 			return REQ_CLOSE;
 		int16_t err = KERR_NONE;
 		char name[TOPIC_NAME_MAX + 1];
-		if (n.len <= 0 || n.len > TOPIC_NAME_MAX || topics_delete(&b->topics, n.p, (size_t)n.len) < 0) {
+		if (n.len > 0 && !TOPIC_OK(b, ACL_ADMIN, n)) {
+			err = KERR_TOPIC_AUTHORIZATION_FAILED;
+		} else if (n.len <= 0 || n.len > TOPIC_NAME_MAX || topics_delete(&b->topics, n.p, (size_t)n.len) < 0) {
 			err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 		} else {
 			snprintf(name, sizeof(name), "%.*s", n.len, n.p);
@@ -556,15 +638,64 @@ static enum req_result delete_topics(struct broker *b, int16_t v, struct kreader
 enum req_result broker_handle(struct broker *b, uint8_t *req, size_t len, int final, int64_t now_ms,
 			      const char *peer, struct kwriter *out, struct req_wait *wait)
 {
+	struct broker_session s = { .peer = peer, .authenticated = 1 };
+	snprintf(s.principal, sizeof(s.principal), "%s", ACL_ANONYMOUS);
+	enum req_result r = broker_handle_as(b, &s, req, len, final, now_ms, out, wait);
+	broker_session_free(&s);
+	return r;
+}
+
+/* Before authentication on a SASL listener only these may come. */
+static int preauth_api(int16_t key)
+{
+	return key == KAPI_API_VERSIONS || key == KAPI_SASL_HANDSHAKE || key == KAPI_SASL_AUTHENTICATE;
+}
+
+static enum req_result dispatch(struct broker *b, struct broker_session *ses, int16_t key, int16_t version,
+				struct kreader *r, struct kstr client, int final, int64_t now_ms, struct kwriter *out,
+				struct req_wait *wait)
+{
+	const char *peer = ses->peer;
+	switch (key) {
+	case KAPI_METADATA: return metadata(b, version, r, out);
+	case KAPI_PRODUCE: return produce(b, version, r, out, wait, peer);
+	case KAPI_FETCH: return fetch(b, version, r, out, final, now_ms, wait);
+	case KAPI_LIST_OFFSETS: return list_offsets(b, version, r, out);
+	case KAPI_CREATE_TOPICS: return create_topics(b, version, r, out);
+	case KAPI_DELETE_TOPICS: return delete_topics(b, version, r, out);
+	case KAPI_DESCRIBE_LOG_DIRS: return (enum req_result)logdirs_describe(b, version, r, out);
+	case KAPI_SASL_HANDSHAKE: return auth_handshake(b, ses, version, r, out);
+	case KAPI_SASL_AUTHENTICATE: return auth_authenticate(b, ses, version, r, out);
+	default:
+		return groups_api(key) ? (enum req_result)groups_handle(b, key, version, r, out, final, now_ms, peer,
+									client, wait)
+				       : REQ_CLOSE;
+	}
+}
+
+enum req_result broker_handle_as(struct broker *b, struct broker_session *ses, uint8_t *req, size_t len, int final,
+				 int64_t now_ms, struct kwriter *out, struct req_wait *wait)
+{
+	const char *peer = ses->peer;
+	memset(wait, 0, sizeof(*wait));
+	if (ses->legacy && ses->conv)
+		return auth_legacy_token(b, ses, req, len, out);
 	struct kreader r;
 	kr_init(&r, req, len);
 	int16_t key = kr_i16(&r), version = kr_i16(&r);
 	int32_t corr = kr_i32(&r);
 	struct kstr client = kr_string(&r);
-	memset(wait, 0, sizeof(*wait));
 	if (r.err) {
 		b->malformed++;
 		LOG_WARN("broker", "%s: request header does not parse (%zu bytes): closing", peer, len);
+		return REQ_CLOSE;
+	}
+	if (!ses->authenticated && !preauth_api(key)) {
+		/* Kafka's SaslServerAuthenticator: anything else before the
+		 * exchange is done ends the connection. */
+		b->ctr.preauth_closed++;
+		LOG_WARN("broker", "%s: API %d before SASL authentication on listener %s: closing", peer, key,
+			 ses->lst ? ses->lst->name : "?");
 		return REQ_CLOSE;
 	}
 	b->requests++;
@@ -586,20 +717,9 @@ enum req_result broker_handle(struct broker *b, uint8_t *req, size_t len, int fi
 		kw_i16(out, KERR_UNSUPPORTED_VERSION);
 		res = REQ_RESPOND;
 	} else {
-		switch (key) {
-		case KAPI_METADATA: res = metadata(b, version, &r, out); break;
-		case KAPI_PRODUCE: res = produce(b, version, &r, out, wait, peer); break;
-		case KAPI_FETCH: res = fetch(b, version, &r, out, final, now_ms, wait); break;
-		case KAPI_LIST_OFFSETS: res = list_offsets(b, version, &r, out); break;
-		case KAPI_CREATE_TOPICS: res = create_topics(b, version, &r, out); break;
-		case KAPI_DELETE_TOPICS: res = delete_topics(b, version, &r, out); break;
-		case KAPI_DESCRIBE_LOG_DIRS: res = (enum req_result)logdirs_describe(b, version, &r, out); break;
-		default:
-			res = groups_api(key) ? (enum req_result)groups_handle(b, key, version, &r, out, final, now_ms,
-									       peer, client, wait)
-					      : REQ_CLOSE;
-			break;
-		}
+		b->ses = ses;
+		res = dispatch(b, ses, key, version, &r, client, final, now_ms, out, wait);
+		b->ses = NULL;
 	}
 	if (res == REQ_CLOSE) {
 		b->malformed++;

@@ -37,6 +37,12 @@ int logdirs_describe(struct broker *b, int16_t v, struct kreader *r, struct kwri
 		return REQ_CLOSE;
 	kw_i32(w, 0);  /* throttle_time_ms */
 	kw_i32(w, 1);  /* one log directory */
+	if (!broker_authorized(b, ACL_DESCRIBE, ACL_CLUSTER, NULL, 0)) {
+		kw_i16(w, KERR_CLUSTER_AUTHORIZATION_FAILED);  /* Kafka asks for Describe on the cluster */
+		kw_cstring(w, b->cfg.data_dir);
+		kw_i32(w, 0);
+		return REQ_RESPOND;
+	}
 	kw_i16(w, KERR_NONE);
 	kw_cstring(w, b->cfg.data_dir);
 	size_t count_pos = w->len;

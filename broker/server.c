@@ -18,6 +18,20 @@
  * once a whole frame is buffered, so memory per connection stays bounded by
  * max_request_bytes plus MAX_SLOTS responses.
  *
+ * Listeners (several, each plaintext or TLS, with or without SASL): a TLS
+ * connection does its handshake first (a connection state; tls.c does the
+ * OpenSSL side), then reads and writes through tls.c. Before a connection
+ * on a SASL listener has authenticated, its frames are bounded by
+ * PREAUTH_MAX_FRAME, and the handlers close it on anything but ApiVersions
+ * and the SASL requests.
+ *
+ * Limits, checked where bytes or connections arrive: max_connections (all
+ * listeners), a listener's own max_connections, max_connections_per_ip
+ * (refusals logged at most once a second, and counted); auth_timeout from
+ * accept to authenticated (TLS handshake and SASL), request_timeout from a
+ * request's first byte to its last (slowloris), idle_timeout without a
+ * request. A sweep once a second closes what is past its time.
+ *
  * Invariants: a frame size is checked against max_request_bytes before any
  * buffer grows for it; a malformed request closes only its own connection. */
 #include <arpa/inet.h>
@@ -37,6 +51,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/connlimit.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/notify.h"
@@ -44,6 +59,8 @@
 #define MAX_SLOTS 64            /* responses queued per connection */
 #define READ_CHUNK (64 * 1024)
 #define SHUTDOWN_MS 4500        /* SIGTERM to exit: well inside 5 s */
+#define PREAUTH_MAX_FRAME (SASL_TOKEN_MAX + 1024)  /* before SASL is done */
+#define SWEEP_MS 1000
 
 enum slot_state { SLOT_READY, SLOT_DURABLE, SLOT_POLL };
 
@@ -56,10 +73,27 @@ struct slot {
 	size_t req_len;
 };
 
+struct listener {
+	struct broker_listener pub;   /* what handlers see (sessions point here) */
+	int fd;
+	char bound[300];
+	struct ratelimit refused_log;
+};
+
+enum conn_state { CONN_TLS_HANDSHAKE, CONN_OPEN };
+
 struct conn {
 	struct conn *prev, *next;
 	int fd;
 	uint32_t events;          /* what epoll watches now */
+	enum conn_state state;
+	struct listener *lst;
+	struct tls_conn *tls;     /* NULL: plaintext */
+	unsigned tls_want;        /* what the last TLS call waits for */
+	struct connlimit_key addr;
+	struct broker_session ses;
+	int64_t accepted_ms, frame_start_ms, active_ms;
+	int closing;              /* answer what is queued, then close */
 	char peer[64];
 	uint8_t *in;
 	size_t in_len, in_cap;
@@ -71,12 +105,16 @@ struct conn {
 
 struct server {
 	struct broker *b;
-	int ep, lfd, sfd, wfd;
+	int ep, sfd, wfd;
+	struct listener *lst;
+	size_t nlst;
+	struct connlimit *per_ip;
 	struct conn *conns;
 	size_t nconns;
 	int polls;                /* parked slots of any kind, all connections */
 	int stopping;
-	int64_t stop_deadline, next_retention, next_group;
+	int64_t stop_deadline, next_retention, next_group, next_sweep;
+	struct ratelimit timeout_log;
 };
 
 /* Called by the logs from any thread: nudge the loop. LOG_EV_APPEND alone
@@ -126,7 +164,12 @@ static void slot_free(struct slot *sl)
 static void conn_close(struct server *s, struct conn *c)
 {
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	tls_conn_free(c->tls);
 	close(c->fd);
+	broker_session_free(&c->ses);
+	connlimit_put(s->per_ip, &c->addr);
+	c->lst->pub.nconns--;
+	s->b->ctr.open--;
 	while (c->head) {
 		struct slot *sl = c->head;
 		c->head = sl->next;
@@ -146,38 +189,80 @@ static void conn_close(struct server *s, struct conn *c)
 	free(c);
 }
 
-static void accept_all(struct server *s)
+/* Logs a refused connection, at most once a second per listener. */
+static void refused(struct server *s, struct listener *l, const char *host, const char *why, long long limit)
 {
+	uint64_t more;
+	if (ratelimit_ok(&l->refused_log, clock_mono_ms(), &more))
+		LOG_WARN("broker", "%s: refused: %s (%lld) reached on listener %s%s%llu more refused since", host, why,
+			 limit, l->pub.name, more ? "; " : "", (unsigned long long)more);
+}
+
+static void accept_all(struct server *s, struct listener *l)
+{
+	struct broker_config *cfg = &s->b->cfg;
 	for (;;) {
 		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);
-		int fd = accept4(s->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(l->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				LOG_WARN("broker", "accept: %s", strerror(errno));
+				LOG_WARN("broker", "accept on %s: %s", l->pub.name, strerror(errno));
 			return;
 		}
 		char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
 		getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port),
 			    NI_NUMERICHOST | NI_NUMERICSERV);
-		if ((int64_t)s->nconns >= s->b->cfg.max_connections) {
-			LOG_WARN("broker", "%s:%s: refused: max_connections (%lld) reached", host, port,
-				 (long long)s->b->cfg.max_connections);
+		struct connlimit_key key = connlimit_key_of((struct sockaddr *)&sa);
+		int64_t lmax = l->pub.cfg ? l->pub.cfg->max_connections : 0;
+		if ((int64_t)s->nconns >= cfg->max_connections) {
+			s->b->ctr.refused_max++;
+			refused(s, l, host, "max_connections", (long long)cfg->max_connections);
+			close(fd);
+			continue;
+		}
+		if (lmax > 0 && (int64_t)l->pub.nconns >= lmax) {
+			s->b->ctr.refused_listener++;
+			refused(s, l, host, "listener max_connections", (long long)lmax);
+			close(fd);
+			continue;
+		}
+		int taken = connlimit_take(s->per_ip, &key, cfg->max_connections_per_ip);
+		if (taken <= 0) {
+			if (taken == 0) {
+				s->b->ctr.refused_ip++;
+				refused(s, l, host, "max_connections_per_ip", (long long)cfg->max_connections_per_ip);
+			}
 			close(fd);
 			continue;
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct conn *c = calloc(1, sizeof(*c));
+		if (c && l->pub.tls && !(c->tls = tls_conn_new(l->pub.tls, fd))) {
+			free(c);
+			c = NULL;
+		}
 		if (!c) {
+			connlimit_put(s->per_ip, &key);
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
+		c->lst = l;
+		c->addr = key;
+		c->state = c->tls ? CONN_TLS_HANDSHAKE : CONN_OPEN;
+		c->accepted_ms = c->active_ms = clock_mono_ms();
 		snprintf(c->peer, sizeof(c->peer), "%.46s:%.8s", host, port);  /* an IPv6 literal fits */
+		c->ses.peer = c->peer;
+		c->ses.lst = &l->pub;
+		c->ses.authenticated = l->pub.mechs == 0;
+		snprintf(c->ses.principal, sizeof(c->ses.principal), "%s", ACL_ANONYMOUS);
 		c->events = EPOLLIN;
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			connlimit_put(s->per_ip, &key);
+			tls_conn_free(c->tls);
 			close(fd);
 			free(c);
 			continue;
@@ -187,8 +272,54 @@ static void accept_all(struct server *s)
 			s->conns->prev = c;
 		s->conns = c;
 		s->nconns++;
-		LOG_DEBUG("broker", "%s: connected", c->peer);
+		l->pub.nconns++;
+		s->b->ctr.accepted++;
+		s->b->ctr.open++;
+		LOG_DEBUG("broker", "%s: connected to listener %s", c->peer, l->pub.name);
 	}
+}
+
+/* The socket or TLS side of a connection, as read(2)/send(2). */
+static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
+{
+	if (c->tls)
+		return tls_conn_read(c->tls, buf, n, &c->tls_want);
+	return read(c->fd, buf, n);
+}
+
+static ssize_t conn_send(struct conn *c, const void *buf, size_t n)
+{
+	if (c->tls)
+		return tls_conn_write(c->tls, buf, n, &c->tls_want);
+	return send(c->fd, buf, n, MSG_NOSIGNAL);
+}
+
+/* Advances a TLS handshake. Returns -1 when the connection must go. */
+static int conn_handshake(struct server *s, struct conn *c)
+{
+	char err[300];
+	int rc = tls_conn_handshake(c->tls, &c->tls_want, err, sizeof(err));
+	if (rc < 0) {
+		s->b->ctr.tls_failed++;
+		LOG_WARN("broker", "%s: TLS handshake failed on listener %s: %s", c->peer, c->lst->pub.name, err);
+		return -1;
+	}
+	if (rc == 0)
+		return 0;
+	c->state = CONN_OPEN;
+	c->tls_want = 0;
+	char cn[USER_NAME_MAX + 1], desc[128];
+	/* Without SASL a verified client certificate names the principal. */
+	if (!c->lst->pub.mechs && tls_conn_peer_cn(c->tls, cn, sizeof(cn)) == 0) {
+		if (users_name_ok(cn, strlen(cn)))
+			snprintf(c->ses.principal, sizeof(c->ses.principal), "%s", cn);
+		else
+			LOG_WARN("broker", "%s: client certificate CN has blanks, ':' or control characters: "
+				 "principal stays %s", c->peer, ACL_ANONYMOUS);
+	}
+	tls_conn_describe(c->tls, desc, sizeof(desc));
+	LOG_DEBUG("broker", "%s: TLS established (%s), principal %s", c->peer, desc, c->ses.principal);
+	return 0;
 }
 
 /* The size of the frame at the front of the input buffer, or -1 if its size
@@ -224,7 +355,11 @@ static int handle_frame(struct server *s, struct conn *c, uint8_t *req, size_t l
 	if (!sl)
 		return -1;
 	kw_init(&sl->resp);
-	enum req_result r = broker_handle(s->b, req, len, s->stopping, clock_mono_ms(), c->peer, &sl->resp, &sl->wait);
+	int64_t now = clock_mono_ms();
+	c->active_ms = now;
+	enum req_result r = broker_handle_as(s->b, &c->ses, req, len, s->stopping, now, &sl->resp, &sl->wait);
+	if (c->ses.close_after)
+		c->closing = 1;
 	switch (r) {
 	case REQ_CLOSE:
 		slot_free(sl);
@@ -262,7 +397,7 @@ static int conn_process(struct server *s, struct conn *c)
 {
 	size_t pos = 0;
 	int rc = 0;
-	while (!c->polls && c->nslots < MAX_SLOTS && c->in_len - pos >= 4) {
+	while (!c->polls && !c->closing && c->nslots < MAX_SLOTS && c->in_len - pos >= 4) {
 		const uint8_t *p = c->in + pos;
 		int32_t n = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
 		if (c->in_len - pos - 4 < (size_t)n)
@@ -275,6 +410,13 @@ static int conn_process(struct server *s, struct conn *c)
 	if (pos) {
 		memmove(c->in, c->in + pos, c->in_len - pos);
 		c->in_len -= pos;
+		c->frame_start_ms = clock_mono_ms();  /* what is left started now */
+		if (c->in_len == 0 && c->in_cap > 4 * READ_CHUNK) {
+			/* After a large request: an idle connection keeps no big buffer. */
+			free(c->in);
+			c->in = NULL;
+			c->in_cap = 0;
+		}
 	}
 	return rc;
 }
@@ -296,14 +438,21 @@ static int conn_read(struct server *s, struct conn *c)
 			s->b->malformed++;
 			return -1;
 		}
-		if (frame_complete(c) && (c->polls || c->nslots >= MAX_SLOTS))
+		if (!c->ses.authenticated && fs > PREAUTH_MAX_FRAME) {
+			LOG_WARN("broker", "%s: request of %lld bytes before SASL authentication (at most %d): closing",
+				 c->peer, (long long)fs, PREAUTH_MAX_FRAME);
+			s->b->malformed++;
+			return -1;
+		}
+		if (c->closing || (frame_complete(c) && (c->polls || c->nslots >= MAX_SLOTS)))
 			return 0;  /* blocked: let TCP push back */
-		size_t want = fs >= 0 ? (size_t)fs + 4 - c->in_len : 4 - c->in_len;
-		if (want < READ_CHUNK)
-			want = READ_CHUNK;
-		if (c->in_len + want > c->in_cap) {
-			size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
-			while (cap < c->in_len + want)
+		/* Room for one more chunk, the buffer doubling as bytes arrive: a
+		 * size prefix alone never allocates what it claims, so a
+		 * connection's memory follows what its client actually sent
+		 * (at most twice that, plus a chunk). */
+		if (c->in_cap - c->in_len < READ_CHUNK) {
+			size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK;
+			while (cap - c->in_len < READ_CHUNK)
 				cap *= 2;
 			uint8_t *p = realloc(c->in, cap);
 			if (!p)
@@ -311,7 +460,7 @@ static int conn_read(struct server *s, struct conn *c)
 			c->in = p;
 			c->in_cap = cap;
 		}
-		ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+		ssize_t n = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n == 0) {
 			if (c->in_len)  /* a truncated request: worth a line, as any malformed one */
 				LOG_INFO("broker", "%s: closed mid-request (%zu bytes of a frame buffered)", c->peer,
@@ -320,6 +469,8 @@ static int conn_read(struct server *s, struct conn *c)
 		}
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		if (c->in_len == 0)
+			c->frame_start_ms = clock_mono_ms();
 		c->in_len += (size_t)n;
 		if (conn_process(s, c) < 0)
 			return -1;
@@ -332,7 +483,7 @@ static int conn_write(struct server *s, struct conn *c)
 	while (c->head && c->head->state == SLOT_READY) {
 		struct slot *sl = c->head;
 		while (c->sent < sl->resp.len) {
-			ssize_t n = send(c->fd, sl->resp.buf + c->sent, sl->resp.len - c->sent, MSG_NOSIGNAL);
+			ssize_t n = conn_send(c, sl->resp.buf + c->sent, sl->resp.len - c->sent);
 			if (n < 0)
 				return errno == EAGAIN || errno == EINTR ? 0 : -1;
 			c->sent += (size_t)n;
@@ -351,28 +502,82 @@ static int conn_write(struct server *s, struct conn *c)
  * epoll mask. Returns -1 if c was closed. */
 static int conn_update(struct server *s, struct conn *c)
 {
+	if (c->state == CONN_TLS_HANDSHAKE) {
+		conn_watch(s, c, c->tls_want & TLS_WANT_WRITE ? EPOLLOUT : EPOLLIN);
+		return 0;
+	}
 	for (;;) {
-		if (conn_write(s, c) < 0 || c->dead) {
+		if (conn_write(s, c) < 0 || c->dead || (c->closing && !c->head)) {
 			conn_close(s, c);
 			return -1;
 		}
 		size_t before = c->nslots;
-		if (!s->stopping && frame_complete(c) && !c->polls && c->nslots < MAX_SLOTS) {
+		if (!s->stopping && !c->closing && frame_complete(c) && !c->polls && c->nslots < MAX_SLOTS) {
 			if (conn_process(s, c) < 0) {
 				conn_close(s, c);
 				return -1;
 			}
 		}
+		/* Bytes OpenSSL has decrypted already never wake epoll again:
+		 * read them now that reading is allowed. */
+		if (c->tls && !s->stopping && !c->closing && tls_conn_pending(c->tls) &&
+		    !(frame_complete(c) && (c->polls || c->nslots >= MAX_SLOTS))) {
+			if (conn_read(s, c) < 0) {
+				conn_close(s, c);
+				return -1;
+			}
+			continue;
+		}
 		if (c->nslots == before || !(c->head && c->head->state == SLOT_READY))
 			break;
 	}
 	uint32_t want = 0;
-	if (!s->stopping && !(frame_complete(c) && (c->polls || c->nslots >= MAX_SLOTS)))
+	if (!s->stopping && !c->closing && !(frame_complete(c) && (c->polls || c->nslots >= MAX_SLOTS)))
 		want |= EPOLLIN;
 	if (c->head && c->head->state == SLOT_READY)
 		want |= EPOLLOUT;
+	/* A TLS read may wait for the socket to be writable and a write for
+	 * it to be readable. */
+	if (c->tls_want & TLS_WANT_WRITE)
+		want |= EPOLLOUT;
+	if (c->tls_want & TLS_WANT_READ)
+		want |= EPOLLIN;
 	conn_watch(s, c, want);
 	return 0;
+}
+
+/* Closes connections past their auth, request or idle deadline. */
+static void sweep(struct server *s, int64_t mono)
+{
+	if (mono < s->next_sweep)
+		return;
+	s->next_sweep = mono + SWEEP_MS;
+	const struct broker_config *cfg = &s->b->cfg;
+	struct conn *next;
+	for (struct conn *c = s->conns; c; c = next) {
+		next = c->next;
+		const char *why = NULL;
+		_Atomic uint64_t *ctr = NULL;
+		if ((c->state != CONN_OPEN || !c->ses.authenticated) && mono - c->accepted_ms > cfg->auth_timeout_ms) {
+			why = c->state != CONN_OPEN ? "TLS handshake not done within auth_timeout"
+						     : "SASL authentication not done within auth_timeout";
+			ctr = &s->b->ctr.timeout_auth;
+		} else if (c->in_len > 0 && !frame_complete(c) && mono - c->frame_start_ms > cfg->request_timeout_ms) {
+			why = "request not complete within request_timeout";
+			ctr = &s->b->ctr.timeout_request;
+		} else if (!c->head && c->in_len == 0 && mono - c->active_ms > cfg->idle_timeout_ms) {
+			why = "idle for idle_timeout";
+			ctr = &s->b->ctr.timeout_idle;
+		}
+		if (!why)
+			continue;
+		(*ctr)++;
+		uint64_t more;
+		if (ratelimit_ok(&s->timeout_log, mono, &more))
+			LOG_INFO("broker", "%s: closing: %s%s%llu more closed for a timeout since", c->peer, why,
+				 more ? "; " : "", (unsigned long long)more);
+		conn_close(s, c);
+	}
 }
 
 /* Re-examines parked slots: durable waits, and long polls (run again; at
@@ -396,8 +601,8 @@ static void check_parked(struct server *s, int64_t mono)
 				int final = s->stopping || mono >= sl->wait.deadline_ms;
 				int64_t deadline = sl->wait.deadline_ms;
 				req_wait_free(&sl->wait);
-				enum req_result r = broker_handle(s->b, sl->req, sl->req_len, final, mono,
-								  c->peer, &sl->resp, &sl->wait);
+				enum req_result r = broker_handle_as(s->b, &c->ses, sl->req, sl->req_len, final, mono,
+								     &sl->resp, &sl->wait);
 				if (r == REQ_WAIT) {
 					sl->wait.deadline_ms = deadline;  /* the first deadline holds */
 					continue;
@@ -423,6 +628,8 @@ static int next_timeout(struct server *s, int64_t mono)
 	int64_t t = s->next_retention;
 	if (s->next_group < t)
 		t = s->next_group;
+	if (s->nconns && s->next_sweep < t)
+		t = s->next_sweep;
 	if (s->stopping)
 		t = mono + 50;
 	for (struct conn *c = s->conns; c && s->polls; c = c->next)
@@ -497,26 +704,168 @@ static int listen_on(const char *hostport, char *bound, size_t boundlen)
 	return fd;
 }
 
-/* The host and port clients are told to connect to (Metadata). */
-static void advertise(struct broker *b, const char *bound)
+/* The host and port clients of a listener are told to connect to
+ * (Metadata, FindCoordinator): the listener's own advertised_*, else the
+ * top-level ones, else what it is bound to (0.0.0.0: the hostname). */
+static void advertise(struct broker *b, struct listener *l)
 {
+	const struct listener_config *lc = l->pub.cfg;
+	const char *bound = l->bound;
 	const char *colon = strrchr(bound, ':');
 	int port = colon ? atoi(colon + 1) : 9092;
-	b->adv_port = b->cfg.advertised_port > 0 ? (int32_t)b->cfg.advertised_port : port;
-	if (b->cfg.advertised_host && b->cfg.advertised_host[0]) {
-		snprintf(b->adv_host, sizeof(b->adv_host), "%s", b->cfg.advertised_host);
+	int64_t aport = lc && lc->advertised_port > 0 ? lc->advertised_port : !lc ? b->cfg.advertised_port : 0;
+	const char *ahost = lc && lc->advertised_host && lc->advertised_host[0] ? lc->advertised_host
+											: b->cfg.advertised_host;
+	struct broker_listener *p = &l->pub;
+	p->adv_port = aport > 0 ? (int32_t)aport : port;
+	if (ahost && ahost[0]) {
+		snprintf(p->adv_host, sizeof(p->adv_host), "%s", ahost);
 		return;
 	}
 	size_t hl = colon ? (size_t)(colon - bound) : strlen(bound);
-	snprintf(b->adv_host, sizeof(b->adv_host), "%.*s", (int)hl, bound);
-	if (b->adv_host[0] == '[') {  /* [::1] -> ::1 */
-		size_t n = strlen(b->adv_host);
-		memmove(b->adv_host, b->adv_host + 1, n);
-		b->adv_host[n - 2] = 0;
+	snprintf(p->adv_host, sizeof(p->adv_host), "%.*s", (int)hl, bound);
+	if (p->adv_host[0] == '[') {  /* [::1] -> ::1 */
+		size_t n = strlen(p->adv_host);
+		memmove(p->adv_host, p->adv_host + 1, n);
+		p->adv_host[n - 2] = 0;
 	}
-	if (!strcmp(b->adv_host, "0.0.0.0") || !strcmp(b->adv_host, "::") || !b->adv_host[0])
-		if (gethostname(b->adv_host, sizeof(b->adv_host)) < 0)
-			snprintf(b->adv_host, sizeof(b->adv_host), "localhost");
+	if (!strcmp(p->adv_host, "0.0.0.0") || !strcmp(p->adv_host, "::") || !p->adv_host[0])
+		if (gethostname(p->adv_host, sizeof(p->adv_host)) < 0)
+			snprintf(p->adv_host, sizeof(p->adv_host), "localhost");
+}
+
+/* Loads (or reloads) what a listener reads from files: its TLS context and
+ * its users. On a reload a file that fails keeps the old state. */
+static int listener_load(struct listener *l, int reload)
+{
+	const struct listener_config *lc = l->pub.cfg;
+	char err[1200];
+	int rc = 0;
+	if (!lc)
+		return 0;
+	if (lc->has_tls) {
+		if (!reload)
+			rc = tls_server_new(&(struct tls_server_conf){ lc->tls_cert_file, lc->tls_key_file, lc->tls_ca_file,
+								      lc->tls_client_auth, lc->tls_min_version },
+					    &l->pub.tls, err, sizeof(err));
+		else
+			rc = tls_server_reload(l->pub.tls, err, sizeof(err));
+		if (rc < 0) {
+			LOG_ERROR("broker", "listener %s: %s%s", l->pub.name, err, reload ? " (the old certificates stay)" : "");
+			if (!reload)
+				return rc;
+		} else if (reload) {
+			LOG_INFO("broker", "listener %s: TLS certificates reloaded (new connections use them)", l->pub.name);
+		}
+	}
+	if (lc->has_sasl) {
+		struct users u;
+		rc = users_load(lc->sasl_users_file, &u, err, sizeof(err));
+		if (rc < 0) {
+			LOG_ERROR("broker", "listener %s: users_file %s%s", l->pub.name, err,
+				  reload ? " (the old users stay)" : "");
+			return reload ? 0 : rc;
+		}
+		users_free(&l->pub.users);
+		l->pub.users = u;
+		if (reload)
+			LOG_INFO("broker", "listener %s: %zu SASL user(s) reloaded", l->pub.name, u.n);
+	}
+	return 0;
+}
+
+static int acl_reload(struct broker *b, int reload)
+{
+	if (!b->cfg.acl_file || !b->cfg.acl_file[0])
+		return 0;
+	char err[600];
+	struct acl *a;
+	int rc = acl_load(b->cfg.acl_file, &a, err, sizeof(err));
+	if (rc < 0) {
+		LOG_ERROR("broker", "acl_file %s%s", err, reload ? " (the old rules stay)" : "");
+		return reload ? 0 : rc;
+	}
+	acl_free(b->acl);
+	b->acl = a;
+	LOG_INFO("broker", "ACL: %zu rule(s) from %s", a->n, b->cfg.acl_file);
+	return 0;
+}
+
+/* Binds every configured listener (or the one plaintext `listen`). */
+static int listeners_open(struct server *s)
+{
+	struct broker_config *cfg = &s->b->cfg;
+	s->nlst = cfg->nlisteners ? cfg->nlisteners : 1;
+	s->lst = calloc(s->nlst, sizeof(*s->lst));
+	if (!s->lst)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nlst; i++)
+		s->lst[i].fd = -1;
+	for (size_t i = 0; i < s->nlst; i++) {
+		struct listener *l = &s->lst[i];
+		const struct listener_config *lc = cfg->nlisteners ? &cfg->listeners[i] : NULL;
+		char hp[300];
+		if (lc)
+			snprintf(hp, sizeof(hp), strchr(lc->address, ':') ? "[%s]:%lld" : "%s:%lld", lc->address,
+				 (long long)lc->port);
+		else
+			snprintf(hp, sizeof(hp), "%s", cfg->listen);
+		l->pub.cfg = lc;
+		l->pub.mechs = lc && lc->has_sasl ? lc->mechs : 0;
+		snprintf(l->pub.name, sizeof(l->pub.name), "%.63s", lc && lc->name && lc->name[0] ? lc->name : hp);
+		int rc = listener_load(l, 0);
+		if (rc < 0)
+			return rc;
+		l->fd = listen_on(hp, l->bound, sizeof(l->bound));
+		if (l->fd < 0)
+			return l->fd;
+		advertise(s->b, l);
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+		epoll_ctl(s->ep, EPOLL_CTL_ADD, l->fd, &ev);
+		if (lc && lc->has_sasl && !lc->has_tls && (lc->mechs & (1u << SASL_MECH_PLAIN)))
+			LOG_WARN("broker", "listener %s: SASL PLAIN without TLS sends passwords in clear text",
+				 l->pub.name);
+		LOG_INFO("broker", "listening on %s (%s%s%s, advertised as %s:%d)", l->bound,
+			 lc && lc->has_tls ? "TLS" : "plaintext", l->pub.mechs ? ", SASL " : "",
+			 !l->pub.mechs ? "" : l->pub.mechs == 6 ? "PLAIN SCRAM-SHA-256" :
+			 l->pub.mechs & 2 ? "PLAIN" : "SCRAM-SHA-256", l->pub.adv_host, l->pub.adv_port);
+	}
+	/* Handlers without a session (tests) advertise the first listener. */
+	snprintf(s->b->adv_host, sizeof(s->b->adv_host), "%s", s->lst[0].pub.adv_host);
+	s->b->adv_port = s->lst[0].pub.adv_port;
+	return 0;
+}
+
+static void listeners_close(struct server *s)
+{
+	for (size_t i = 0; i < s->nlst; i++) {
+		struct listener *l = &s->lst[i];
+		if (l->fd >= 0) {
+			epoll_ctl(s->ep, EPOLL_CTL_DEL, l->fd, NULL);
+			close(l->fd);
+			l->fd = -1;
+		}
+	}
+}
+
+static void listeners_free(struct server *s)
+{
+	listeners_close(s);
+	for (size_t i = 0; i < s->nlst; i++) {
+		tls_server_free(s->lst[i].pub.tls);
+		users_free(&s->lst[i].pub.users);
+	}
+	free(s->lst);
+	s->lst = NULL;
+	s->nlst = 0;
+}
+
+static struct listener *listener_of(struct server *s, void *p)
+{
+	for (size_t i = 0; i < s->nlst; i++)
+		if (p == &s->lst[i])
+			return &s->lst[i];
+	return NULL;
 }
 
 /* --- the loop -------------------------------------------------------------- */
@@ -526,7 +875,10 @@ static int handle_signals(struct server *s, int64_t mono)
 	struct signalfd_siginfo si;
 	while (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			LOG_INFO("broker", "SIGHUP: nothing to reload (restart to change the config)");
+			LOG_INFO("broker", "SIGHUP: reloading certificates, users and ACLs (other settings need a restart)");
+			for (size_t i = 0; i < s->nlst; i++)
+				listener_load(&s->lst[i], 1);
+			acl_reload(s->b, 1);
 			continue;
 		}
 		if (!s->stopping) {
@@ -535,9 +887,7 @@ static int handle_signals(struct server *s, int64_t mono)
 			notify_stopping();
 			s->stopping = 1;
 			s->stop_deadline = mono + SHUTDOWN_MS;
-			epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd, NULL);
-			close(s->lfd);
-			s->lfd = -1;
+			listeners_close(s);
 		}
 	}
 	return 0;
@@ -558,7 +908,7 @@ static int server_init(struct server *s, struct broker *b)
 {
 	memset(s, 0, sizeof(*s));
 	s->b = b;
-	s->lfd = s->sfd = s->wfd = s->ep = -1;
+	s->sfd = s->wfd = s->ep = -1;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -569,8 +919,9 @@ static int server_init(struct server *s, struct broker *b)
 	s->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (s->sfd < 0 || s->wfd < 0 || s->ep < 0)
-		return -errno;
+	s->per_ip = connlimit_new();
+	if (s->sfd < 0 || s->wfd < 0 || s->ep < 0 || !s->per_ip)
+		return s->per_ip ? -errno : -ENOMEM;
 	b->wake_fd = s->wfd;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->sfd };
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sfd, &ev);
@@ -583,12 +934,32 @@ static void server_free(struct server *s)
 {
 	while (s->conns)
 		conn_close(s, s->conns);
-	if (s->lfd >= 0)
-		close(s->lfd);
-	close(s->sfd);
-	close(s->wfd);
-	close(s->ep);
+	listeners_free(s);
+	connlimit_free(s->per_ip);
+	if (s->sfd >= 0)
+		close(s->sfd);
+	if (s->wfd >= 0)
+		close(s->wfd);
+	if (s->ep >= 0)
+		close(s->ep);
 	s->b->wake_fd = -1;
+	acl_free(s->b->acl);
+	s->b->acl = NULL;
+}
+
+static void log_counters(const struct broker *b)
+{
+	const struct broker_counters *k = &b->ctr;
+	LOG_INFO("broker",
+		 "connections: %llu accepted, refused %llu (max_connections) %llu (listener) %llu (per ip); "
+		 "closed for timeouts: %llu auth, %llu request, %llu idle; TLS handshakes failed %llu; "
+		 "SASL %llu ok, %llu failed; %llu closed before authenticating; %llu ACL denials",
+		 (unsigned long long)k->accepted, (unsigned long long)k->refused_max,
+		 (unsigned long long)k->refused_listener, (unsigned long long)k->refused_ip,
+		 (unsigned long long)k->timeout_auth, (unsigned long long)k->timeout_request,
+		 (unsigned long long)k->timeout_idle, (unsigned long long)k->tls_failed, (unsigned long long)k->auth_ok,
+		 (unsigned long long)k->auth_failed, (unsigned long long)k->preauth_closed,
+		 (unsigned long long)k->acl_denied);
 }
 
 int broker_run(struct broker *b)
@@ -597,6 +968,11 @@ int broker_run(struct broker *b)
 	int rc = server_init(&s, b);
 	if (rc < 0) {
 		LOG_ERROR("broker", "cannot set up the event loop: %s", strerror(-rc));
+		server_free(&s);
+		return rc;
+	}
+	rc = acl_reload(b, 0);
+	if (rc < 0) {
 		server_free(&s);
 		return rc;
 	}
@@ -613,21 +989,24 @@ int broker_run(struct broker *b)
 		topics_close(&b->topics);
 		return rc;
 	}
-	char bound[300];
-	s.lfd = listen_on(b->cfg.listen, bound, sizeof(bound));
-	if (s.lfd < 0) {
+	rc = listeners_open(&s);
+	if (rc < 0) {
 		server_free(&s);
 		groups_close(b);
 		topics_close(&b->topics);
-		return s.lfd;
+		return rc;
 	}
-	advertise(b, bound);
-	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &s.lfd };
-	epoll_ctl(s.ep, EPOLL_CTL_ADD, s.lfd, &lev);
-	LOG_INFO("broker", "listening on %s (advertised as %s:%d), data in %s, %zu topic(s)", bound,
-		 b->adv_host, b->adv_port, b->cfg.data_dir, b->topics.n);
+	struct httpd *metrics = NULL;
+	if (broker_metrics_start(b, &metrics) < 0) {
+		server_free(&s);
+		groups_close(b);
+		topics_close(&b->topics);
+		return -EADDRINUSE;
+	}
+	LOG_INFO("broker", "serving %zu listener(s), data in %s, %zu topic(s)", s.nlst, b->cfg.data_dir, b->topics.n);
 	notify_ready();
 	s.next_retention = clock_mono_ms() + 1000;
+	s.next_sweep = clock_mono_ms() + SWEEP_MS;
 
 	struct epoll_event evs[64];
 	for (;;) {
@@ -639,22 +1018,41 @@ int broker_run(struct broker *b)
 			break;
 		}
 		mono = clock_mono_ms();
-		int woke = 0;
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
-			if (p == &s.lfd) {
-				accept_all(&s);
-			} else if (p == &s.sfd) {
+			struct listener *l;
+			if (p == &s.sfd) {
 				handle_signals(&s, mono);
 			} else if (p == &s.wfd) {
 				uint64_t v;
 				if (read(s.wfd, &v, sizeof(v)) < 0) {
 					/* spurious */
 				}
-				woke = 1;
+			} else if ((l = listener_of(&s, p))) {
+				if (l->fd >= 0)
+					accept_all(&s, l);
 			} else {
 				struct conn *c = p;
-				if (evs[i].events & EPOLLIN && !s.stopping && conn_read(&s, c) < 0) {
+				if (c->state == CONN_TLS_HANDSHAKE) {
+					if (conn_handshake(&s, c) < 0) {
+						conn_close(&s, c);
+						continue;
+					}
+					if (c->state == CONN_TLS_HANDSHAKE) {
+						conn_update(&s, c);
+						continue;
+					}
+					/* done: the client's first request may be here already */
+					if (!s.stopping && conn_read(&s, c) < 0) {
+						conn_close(&s, c);
+						continue;
+					}
+					conn_update(&s, c);
+					continue;
+				}
+				int readable = evs[i].events & EPOLLIN || (c->tls && c->tls_want & TLS_WANT_WRITE &&
+									    evs[i].events & EPOLLOUT);
+				if (readable && !s.stopping && conn_read(&s, c) < 0) {
 					conn_close(&s, c);
 					continue;
 				}
@@ -665,19 +1063,21 @@ int broker_run(struct broker *b)
 				conn_update(&s, c);
 			}
 		}
-		(void)woke;
 		if (s.stopping)
 			topics_sync_all(&b->topics);  /* acks=-1 waits end now */
 		s.next_group = groups_tick(b, mono);
 		check_parked(&s, mono);
 		retention(&s, mono);
+		sweep(&s, mono);
 		if (s.stopping && drained(&s, mono))
 			break;
 	}
+	broker_metrics_stop(metrics);
 	server_free(&s);
 	groups_close(b);
 	topics_sync_all(&b->topics);
 	topics_close(&b->topics);
+	log_counters(b);
 	LOG_INFO("broker", "stopped: %llu requests served, %llu malformed", (unsigned long long)b->requests,
 		 (unsigned long long)b->malformed);
 	return rc;
