@@ -1,11 +1,18 @@
 /* Output instances: one thread each, reading the ring from the output's
  * durable cursor and handing the records its `match` selects to the module's
- * send (agent/module.h has the contract). The cursor is committed only past
- * runs whose every record was acknowledged or rejected for good (invariant
- * 2), at most every commit_interval, when the output catches up, and when it
- * stops. Failed records are sent again after a capped exponential backoff
- * with jitter (common/backoff.c); a dead destination therefore holds the ring,
- * which is how backpressure reaches the inputs. Idle: blocked in log_wait. */
+ * send (agent/module.h has the contract). A synchronous module gets one run
+ * at a time; an asynchronous one (kafka) keeps a window of runs in flight,
+ * bounded by in_flight_bytes and OUTPUT_MAX_RUNS, so that reading and
+ * decoding the next run overlaps with the destination's acknowledgement of
+ * the previous ones. Verdicts may come back in any order; the cursor is
+ * committed only past the longest prefix of runs whose every record was
+ * acknowledged or rejected for good (invariant 2), rejects dead-lettered
+ * first (invariant 4), at most every commit_interval, when the output
+ * catches up, and when it stops. Failed records are sent again after a
+ * capped exponential backoff with jitter (common/backoff.c), once nothing
+ * else is in flight, before any new run; a dead destination therefore
+ * holds the ring, which is how backpressure reaches the inputs. Idle:
+ * blocked in log_wait. */
 #include "agent/pipeline_internal.h"
 
 #include <errno.h>
@@ -46,18 +53,6 @@ void output_error(struct output *o, const char *fmt, ...)
 		LOG_WARN(o->name, "%s", msg);
 	else
 		LOG_DEBUG(o->name, "%s", msg);
-}
-
-void output_reject(struct output *o, struct out_record *r, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	free(r->reason);
-	r->reason = strdup(msg);  /* NULL on ENOMEM: the dead letter says "no reason" */
-	r->status = OUT_REJECT;
 }
 
 /* Writes the rejected records of a send to the dead-letter log. A record
@@ -146,6 +141,346 @@ static int match_record(struct output *o, struct match_cache *mc, const char *ke
 	return yes;
 }
 
+/* --- runs in flight ----------------------------------------------------------- */
+
+/* One run: records read from the ring in one go and handed to send
+ * together. Its records point into its own read buffer (or a compressed
+ * batch's decompressed records), which it keeps until it is retired, so that
+ * an asynchronous module may hold them while they are in flight. */
+struct out_run {
+	struct log_buf buf;            /* the ring bytes its records point into */
+	struct batch_iter it;          /* a compressed batch's records (it.owned), else empty */
+	struct out_record *recs;       /* after a round: the records left to retry */
+	size_t n, cap;
+	size_t pending;                /* handed to send, no verdict yet */
+	size_t bytes;                  /* ring bytes, counted in o->in_flight_bytes */
+	int64_t start, end;            /* ring offsets [start, end) */
+	int round_open;                /* sent; its verdicts are not all counted yet */
+	int round_rc;                  /* what send returned */
+	int retry;                     /* recs[0..n) wait for o->retry_at */
+};
+
+static struct out_run *run_at(struct output *o, size_t i)
+{
+	return &o->runs[(o->run_head + i) % o->max_runs];
+}
+
+/* Read buffers and record arrays go round: a retired run's are kept for
+ * the next run read (the circle of slots is larger than the window usually
+ * needs, and each slot keeping its own would hold up to 64 of them). */
+#define OUT_SPARE 8
+struct out_mem {
+	struct log_buf buf;
+	struct out_record *recs;
+	size_t cap;
+};
+
+static void mem_put(struct output *o, struct out_run *run)
+{
+	if (!run->buf.data && !run->recs)
+		return;
+	if (o->nspare < OUT_SPARE) {
+		o->spare[o->nspare++] = (struct out_mem){ run->buf, run->recs, run->cap };
+	} else {
+		log_buf_free(&run->buf);
+		free(run->recs);
+	}
+	memset(&run->buf, 0, sizeof(run->buf));
+	run->recs = NULL;
+	run->cap = 0;
+}
+
+static void mem_get(struct output *o, struct out_run *run)
+{
+	if (run->buf.data || run->recs || !o->nspare)
+		return;
+	struct out_mem *m = &o->spare[--o->nspare];
+	run->buf = m->buf;
+	run->recs = m->recs;
+	run->cap = m->cap;
+}
+
+/* The run in flight that holds ring offset off. Reports mostly come for
+ * the oldest runs, so the search starts there. */
+static struct out_run *run_of(struct output *o, int64_t off)
+{
+	for (size_t i = 0; i < o->nruns; i++) {
+		struct out_run *r = run_at(o, i);
+		if (off >= r->start && off < r->end)
+			return r;
+	}
+	return NULL;
+}
+
+static void bad_verdict(struct output *o, const struct out_record *r, const char *why)
+{
+	if (o->bad_verdicts++ == 0)
+		LOG_ERROR(o->name, "module %s gave a verdict for ring offset %" PRId64 " %s (ignored; a bug)",
+			  o->mod->type, r->offset, why);
+}
+
+/* Counts one verdict of an asynchronous module; the run is looked at once
+ * all its verdicts are in (settle), outside the module's callbacks. */
+static int take_verdict(struct output *o, struct out_record *r)
+{
+	if (r->status != OUT_PENDING) {
+		bad_verdict(o, r, "that already had one");
+		return -1;
+	}
+	struct out_run *run = run_of(o, r->offset);
+	if (!run || !run->pending || r < run->recs || r >= run->recs + run->n) {
+		bad_verdict(o, r, "that is not in flight");
+		return -1;
+	}
+	run->pending--;
+	o->pending--;
+	return 0;
+}
+
+void output_verdict(struct output *o, struct out_record *r, enum out_status st)
+{
+	if (st != OUT_OK && st != OUT_RETRY && st != OUT_REJECT) {
+		bad_verdict(o, r, "with an invalid status");
+		st = OUT_RETRY;
+	}
+	if (o->mod->poll && take_verdict(o, r) < 0)
+		return;
+	r->status = st;
+}
+
+void output_reject(struct output *o, struct out_record *r, const char *fmt, ...)
+{
+	if (o->mod->poll && take_verdict(o, r) < 0)
+		return;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(r->reason);
+	r->reason = strdup(msg);  /* NULL on ENOMEM: the dead letter says "no reason" */
+	r->status = OUT_REJECT;
+}
+
+/* Every verdict of run's round is in: count them, dead-letter the rejects,
+ * keep the retries at the front for the next round. */
+static void round_done(struct output *o, struct out_run *run, struct backoff *bo)
+{
+	struct out_record *recs = run->recs;
+	size_t n = run->n;
+	run->round_open = 0;
+	size_t dead = dead_letters(o, recs, n);
+	size_t ok = 0, rej = 0, retry = 0;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		switch (recs[i].status) {
+		case OUT_OK:
+			ok++;
+			bytes += (uint64_t)(recs[i].value_len > 0 ? recs[i].value_len : 0);
+			break;
+		case OUT_REJECT: rej++; break;
+		default: recs[retry++] = recs[i]; break;  /* keep the retries in front */
+		}
+	}
+	METRIC_ADD(o->events_out, ok);
+	METRIC_ADD(o->bytes_out, bytes);
+	if (rej) {
+		METRIC_ADD(o->events_rejected, rej);
+		LOG_WARN(o->name, "%zu event(s) rejected for good by the destination: %zu written to %s",
+			 rej, dead, o->dl.path);
+	}
+	run->n = retry;
+	if (!retry) {
+		if (!o->retry_runs)
+			backoff_reset(bo);
+		return;
+	}
+	METRIC_ADD(o->send_failures, 1);
+	METRIC_ADD(o->events_retried, retry);
+	if (run->round_rc < 0 && !o->error_in_send)
+		output_error(o, "send failed: %s", strerror(-run->round_rc));
+	run->retry = 1;
+	o->retry_runs++;
+	if (!o->retry_at) {
+		int64_t d = backoff_next(bo);
+		o->retry_at = loop_now_ms() + d;
+		LOG_DEBUG(o->name, "retrying failed events in %" PRId64 "ms", d);
+	}
+}
+
+/* Counts the rounds whose verdicts are all in. */
+static void settle(struct output *o, struct backoff *bo)
+{
+	for (size_t i = 0; i < o->nruns; i++) {
+		struct out_run *run = run_at(o, i);
+		if (run->round_open && !run->pending)
+			round_done(o, run, bo);
+	}
+}
+
+/* Hands recs[0..n) of run to the module: one round. */
+static void send_round(struct output *o, struct out_run *run, struct backoff *bo)
+{
+	size_t n = run->n;
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		run->recs[i].status = OUT_PENDING;
+		run->recs[i].reason = NULL;
+	}
+	run->pending = n;
+	o->pending += n;
+	run->round_open = 1;
+	o->error_in_send = 0;
+	int rc = o->mod->send(o->state, run->recs, n);
+	METRIC_ADD(o->sends, 1);
+	run->round_rc = rc;
+	if (!o->mod->poll || rc < 0) {
+		/* Synchronous: every record has its verdict now, the ones left
+		 * pending take the return value. Asynchronous and failed: the
+		 * module kept none of those it left pending. */
+		for (size_t i = 0; i < n; i++)
+			if (run->recs[i].status == OUT_PENDING) {
+				run->recs[i].status = rc < 0 ? OUT_RETRY : OUT_OK;
+				if (o->mod->poll) {
+					run->pending--;
+					o->pending--;
+				}
+			}
+		if (!o->mod->poll) {
+			o->pending -= run->pending;
+			run->pending = 0;
+		}
+	}
+	settle(o, bo);
+}
+
+/* Waits up to timeout_ms for verdicts of an asynchronous module. */
+static void poll_module(struct output *o, int timeout_ms, struct backoff *bo)
+{
+	if (!o->mod->poll || !o->pending)
+		return;
+	o->mod->poll(o->state, timeout_ms);
+	settle(o, bo);
+}
+
+/* Sends the retries of every run that has some, oldest first: one round each. */
+static void resend(struct output *o, struct backoff *bo)
+{
+	o->retry_at = 0;
+	for (size_t i = 0; i < o->nruns; i++) {
+		struct out_run *run = run_at(o, i);
+		if (!run->retry)
+			continue;
+		run->retry = 0;
+		o->retry_runs--;
+		send_round(o, run, bo);
+	}
+}
+
+/* Retires the oldest runs whose records are all OK or REJECT: the cursor
+ * may move to the end of the last one (invariant 2, in ring order whatever
+ * order the verdicts came in). */
+static void retire(struct output *o)
+{
+	while (o->nruns) {
+		struct out_run *run = run_at(o, 0);
+		if (run->pending || run->round_open || run->retry)
+			break;
+		o->acked = run->end;
+		o->in_flight_bytes -= run->bytes;
+		batch_iter_free(&run->it);
+		memset(&run->it, 0, sizeof(run->it));
+		run->n = 0;
+		mem_put(o, run);
+		o->run_head = (o->run_head + 1) % o->max_runs;
+		o->nruns--;
+	}
+	if (!o->nruns)
+		o->acked = o->read_off;  /* past anything skipped (drop_oldest) too */
+	atomic_store(&o->acked_offset, o->acked);
+}
+
+/* Gives the runs' buffers back (at rest, or at the end). */
+static void runs_release(struct output *o)
+{
+	for (size_t i = 0; i < o->max_runs; i++) {
+		log_buf_free(&o->runs[i].buf);
+		free(o->runs[i].recs);
+		o->runs[i].recs = NULL;
+		o->runs[i].cap = 0;
+	}
+	while (o->nspare) {
+		struct out_mem *m = &o->spare[--o->nspare];
+		log_buf_free(&m->buf);
+		free(m->recs);
+	}
+}
+
+static int run_push(struct out_run *run, const struct batch_record *r)
+{
+	if (run->n == run->cap) {
+		size_t nc = run->cap ? run->cap * 2 : 4096;
+		struct out_record *v = realloc(run->recs, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		run->recs = v;
+		run->cap = nc;
+	}
+	run->recs[run->n++] = (struct out_record){
+		.offset = r->offset, .timestamp = r->timestamp,
+		.key = (const char *)r->key, .key_len = r->key_len,
+		.value = (const char *)r->value, .value_len = r->value_len,
+	};
+	return 0;
+}
+
+/* Decodes run->buf (n bytes read at run->start, next = the offset after
+ * them) into run->recs: the records this output's match selects. A
+ * compressed batch ends the run (the run keeps its decompressed records).
+ * Sets run->end; 0, or -ENOMEM with nothing decoded. */
+static int run_decode(struct output *o, struct match_cache *mc, struct out_run *run, int64_t next)
+{
+	const uint8_t *b = run->buf.data, *end = run->buf.data + run->buf.len;
+	run->n = 0;
+	run->end = next;
+	while (b < end) {
+		long sz = batch_size(b, (size_t)(end - b));
+		if (sz <= 0)
+			break;
+		memset(&run->it, 0, sizeof(run->it));
+		if (batch_iter_init(&run->it, b, (size_t)sz) == 0) {
+			struct batch_record r;
+			while (batch_iter_next(&run->it, &r) == 1) {
+				if (r.offset < run->start)
+					continue;
+				if (!match_record(o, mc, (const char *)r.key, r.key_len))
+					continue;
+				if (run_push(run, &r) < 0) {
+					/* End the run before this record; it is read
+					 * again next time. */
+					run->end = r.offset;
+					if (!run->it.owned || run->n == 0) {
+						batch_iter_free(&run->it);
+						memset(&run->it, 0, sizeof(run->it));
+					}
+					return run->end > run->start ? 0 : -ENOMEM;
+				}
+			}
+		}
+		if (run->it.owned) {
+			run->end = batch_last_offset(b) + 1;
+			if (!run->n) {
+				batch_iter_free(&run->it);
+				memset(&run->it, 0, sizeof(run->it));
+			}
+			break;
+		}
+		b += sz;
+	}
+	return 0;
+}
+
 /* --- the thread ---------------------------------------------------------------- */
 
 /* Hands free heap memory back to the kernel once an output has rested.
@@ -153,10 +488,10 @@ static int match_record(struct output *o, struct match_cache *mc, const char *ke
  * trim threshold, so that ring reads and librdkafka's requests do not fault
  * in fresh pages each time); once an output has shipped and committed
  * everything and nothing new came for 5 s, what the burst left behind is
- * released, so that an idle agent's RSS goes back down. Not sooner: trimming
- * at every catch-up costs more than the page faults it was meant to avoid
- * (measured: +20% CPU at 450k events/s). At most once a second across all
- * outputs. */
+ * released (with the output's own read buffers), so that an idle agent's
+ * RSS goes back down. Not sooner: trimming at every catch-up costs more than
+ * the page faults it was meant to avoid (measured: +20% CPU at 450k
+ * events/s). At most once a second across all outputs. */
 static void release_memory(void)
 {
 	static _Atomic int64_t last;
@@ -212,56 +547,16 @@ static int commit(struct output *o, int64_t offset)
 	return 0;
 }
 
-/* Sends recs[0..n) until every record is OK or REJECT. 0, or -ECANCELED when
- * told to stop first (nothing of this run may then be committed). */
-static int ship(struct output *o, struct out_record *recs, size_t n, struct backoff *bo)
+/* Waits up to timeout_ms for verdicts of records in flight. */
+static void wait_verdicts(struct output *o, int timeout_ms, struct backoff *bo)
 {
-	while (n > 0) {
-		for (size_t i = 0; i < n; i++) {
-			recs[i].status = OUT_PENDING;
-			recs[i].reason = NULL;
-		}
-		o->error_in_send = 0;
-		int rc = o->mod->send(o->state, recs, n);
-		METRIC_ADD(o->sends, 1);
-		for (size_t i = 0; i < n; i++)
-			if (recs[i].status == OUT_PENDING)
-				recs[i].status = rc < 0 ? OUT_RETRY : OUT_OK;
-		size_t dead = dead_letters(o, recs, n);
-		size_t ok = 0, rej = 0, retry = 0;
-		uint64_t bytes = 0;
-		for (size_t i = 0; i < n; i++) {
-			switch (recs[i].status) {
-			case OUT_OK:
-				ok++;
-				bytes += (uint64_t)(recs[i].value_len > 0 ? recs[i].value_len : 0);
-				break;
-			case OUT_REJECT: rej++; break;
-			default: recs[retry++] = recs[i]; break;  /* keep the retries in front */
-			}
-		}
-		METRIC_ADD(o->events_out, ok);
-		METRIC_ADD(o->bytes_out, bytes);
-		if (rej) {
-			METRIC_ADD(o->events_rejected, rej);
-			LOG_WARN(o->name, "%zu event(s) rejected for good by the destination: %zu written to %s",
-				 rej, dead, o->dl.path);
-		}
-		if (!retry) {
-			backoff_reset(bo);
-			return 0;
-		}
-		METRIC_ADD(o->send_failures, 1);
-		METRIC_ADD(o->events_retried, retry);
-		if (rc < 0 && !o->error_in_send)
-			output_error(o, "send failed: %s", strerror(-rc));
-		n = retry;
-		int64_t d = backoff_next(bo);
-		LOG_DEBUG(o->name, "retrying %zu event(s) in %" PRId64 "ms", n, d);
-		if (pause_ms(o, d) < 0)
-			return -ECANCELED;
+	if (o->pending) {
+		poll_module(o, timeout_ms, bo);
+		return;
 	}
-	return 0;
+	/* Runs wait with nothing in flight: cannot happen (they retire or
+	 * retry); never spin on it. */
+	pause_ms(o, timeout_ms);
 }
 
 static void *output_main(void *arg)
@@ -272,41 +567,80 @@ static void *output_main(void *arg)
 	pthread_setname_np(pthread_self(), tname);  /* top -H, /proc/PID/task */
 	struct log *ring = o->p->ring;
 	const struct agent_output_conf *oc = o->conf;
+	int async = o->mod->poll != NULL;
 	struct match_cache mc = { .gen = UINT64_MAX, .last = -1 };
 	for (size_t i = 0; i < oc->match.n; i++)
 		if (strcmp(oc->match.v[i], "*") == 0)
 			mc.all = 1;
 	struct backoff bo;
 	backoff_init(&bo, oc->retry_initial_ms, oc->retry_max_ms);
-	struct log_buf buf = { 0 };
-	struct out_record *recs = NULL;
-	size_t cap = 0;
-	int64_t off = log_cursor_offset(o->cursor);
+	/* An asynchronous output reads smaller runs, so that several fit in
+	 * its window and one is being sent while others wait for reports. */
+	size_t window = oc->in_flight_bytes ? oc->in_flight_bytes : 8u << 20;
+	size_t read_bytes = oc->read_bytes;
+	if (async && read_bytes > window / 4)
+		read_bytes = window / 4 > 4096 ? window / 4 : 4096;
+	o->read_off = o->acked = log_cursor_offset(o->cursor);
 	int trimmed = 0;               /* release_memory done since the last read */
 	/* The first catch-up after a start commits at once: a restart loop of
 	 * short runs must still move the cursor (bounded re-shipping). */
 	int64_t last_commit = loop_now_ms() - oc->commit_interval_ms;
-	atomic_store(&o->acked_offset, off);
+	atomic_store(&o->acked_offset, o->acked);
 	while (!atomic_load(&o->stop)) {
+		poll_module(o, 0, &bo);
+		retire(o);
+		if (o->acked != atomic_load(&o->committed_offset) &&
+		    loop_now_ms() - last_commit >= oc->commit_interval_ms) {
+			commit(o, o->acked);
+			last_commit = loop_now_ms();  /* a failure is retried an interval later */
+		}
+		if (o->retry_runs) {
+			/* Retries go first, once nothing is in flight: a failure
+			 * reorders no more than the failed records. */
+			if (o->pending) {
+				wait_verdicts(o, 100, &bo);
+				continue;
+			}
+			int64_t wait = o->retry_at - loop_now_ms();
+			if (wait > 0) {
+				if (pause_ms(o, wait) < 0)
+					break;
+				continue;
+			}
+			resend(o, &bo);
+			continue;
+		}
+		if (o->nruns && (o->nruns == o->max_runs || o->in_flight_bytes + read_bytes > window)) {
+			wait_verdicts(o, 100, &bo);  /* the window is full */
+			continue;
+		}
+		struct out_run *run = run_at(o, o->nruns);
+		mem_get(o, run);
 		int64_t next;
-		ssize_t n = log_read(ring, off, oc->read_bytes, &buf, &next);
+		ssize_t n = log_read(ring, o->read_off, read_bytes, &run->buf, &next);
 		if (n == -ERANGE) {
 			int64_t s = log_start_offset(ring), e = log_end_offset(ring);
-			if (off < s) {
+			if (o->read_off < s) {
 				output_error(o, "events %" PRId64 "..%" PRId64 " were dropped from the ring "
 					     "before this output shipped them (buffer.when_full: drop_oldest)",
-					     off, s - 1);
-				METRIC_ADD(o->events_skipped, (uint64_t)(s - off));
-				off = s;
+					     o->read_off, s - 1);
+				METRIC_ADD(o->events_skipped, (uint64_t)(s - o->read_off));
+				o->read_off = s;
 			} else {
-				off = e;
+				o->read_off = e;
 			}
 			continue;
 		}
 		if (n < 0) {
-			output_error(o, "cannot read the ring at %" PRId64 ": %s", off, strerror((int)-n));
+			output_error(o, "cannot read the ring at %" PRId64 ": %s", o->read_off, strerror((int)-n));
 			if (pause_ms(o, backoff_next(&bo)) < 0)
 				break;
+			continue;
+		}
+		if (n == 0 && o->nruns) {
+			/* Caught up with runs in flight: wait for their reports,
+			 * briefly, so that new events are not kept waiting. */
+			wait_verdicts(o, 5, &bo);
 			continue;
 		}
 		if (n == 0) {
@@ -314,87 +648,56 @@ static void *output_main(void *arg)
 			 * commit_interval, so a trickle of events does not cost
 			 * three fsyncs each), then sleep until something is
 			 * appended or drain/stop wakes us: no timer when idle. */
-			if (off != atomic_load(&o->committed_offset)) {
+			if (o->acked != atomic_load(&o->committed_offset)) {
 				int64_t wait = last_commit + oc->commit_interval_ms - loop_now_ms();
 				if (wait > 0 && !atomic_load(&o->drain)) {
-					log_wait(ring, off, (int)wait);
+					log_wait(ring, o->read_off, (int)wait);
 					continue;
 				}
-				commit(o, off);
+				commit(o, o->acked);
 				last_commit = loop_now_ms();  /* a failure is retried an interval later */
 			}
 			if (atomic_load(&o->drain))
 				break;
-			int rest = off == atomic_load(&o->committed_offset);
+			int rest = o->acked == atomic_load(&o->committed_offset);
 			if (rest && !trimmed) {
 				/* At rest for 5 s (one wake-up, not a timer):
 				 * give back what the last burst left. */
-				if (log_wait(ring, off, 5000) == 0 && !atomic_load(&o->stop)) {
+				if (log_wait(ring, o->read_off, 5000) == 0 && !atomic_load(&o->stop)) {
+					runs_release(o);
 					release_memory();
 					trimmed = 1;
 				}
 				continue;
 			}
-			log_wait(ring, off, rest ? -1 : (int)oc->commit_interval_ms);
+			log_wait(ring, o->read_off, rest ? -1 : (int)oc->commit_interval_ms);
 			continue;
 		}
 		trimmed = 0;
-		size_t nrec = 0;
-		const uint8_t *b = buf.data, *end = buf.data + buf.len;
-		while (b < end) {
-			long sz = batch_size(b, (size_t)(end - b));
-			if (sz <= 0)
+		run->start = o->read_off;
+		if (run_decode(o, &mc, run, next) < 0) {
+			output_error(o, "cannot decode the ring at %" PRId64 ": %s", o->read_off, strerror(ENOMEM));
+			if (pause_ms(o, backoff_next(&bo)) < 0)
 				break;
-			struct batch_iter it;
-			memset(&it, 0, sizeof(it));
-			if (batch_iter_init(&it, b, (size_t)sz) == 0) {
-				struct batch_record r;
-				while (batch_iter_next(&it, &r) == 1) {
-					if (r.offset < off)
-						continue;
-					if (!match_record(o, &mc, (const char *)r.key, r.key_len))
-						continue;
-					if (nrec == cap) {
-						size_t nc = cap ? cap * 2 : 4096;
-						struct out_record *v = realloc(recs, nc * sizeof(*v));
-						if (!v)
-							break;
-						recs = v;
-						cap = nc;
-					}
-					recs[nrec++] = (struct out_record){
-						.offset = r.offset, .timestamp = r.timestamp,
-						.key = (const char *)r.key, .key_len = r.key_len,
-						.value = (const char *)r.value, .value_len = r.value_len,
-					};
-				}
-			}
-			/* A compressed batch owns its decompressed buffer: send
-			 * before freeing it. The agent writes uncompressed
-			 * batches, so this is one iteration per read. */
-			if (it.owned && nrec) {
-				if (ship(o, recs, nrec, &bo) < 0) {
-					batch_iter_free(&it);
-					goto stopped;
-				}
-				nrec = 0;
-			}
-			batch_iter_free(&it);
-			b += sz;
+			continue;
 		}
-		if (nrec && ship(o, recs, nrec, &bo) < 0)
-			goto stopped;
-		off = next;
-		atomic_store(&o->acked_offset, off);
-		if (loop_now_ms() - last_commit >= oc->commit_interval_ms) {
-			commit(o, off);
-			last_commit = loop_now_ms();
-		}
+		run->bytes = (size_t)n;
+		run->pending = 0;
+		run->round_open = run->retry = 0;
+		o->in_flight_bytes += run->bytes;
+		o->nruns++;
+		o->read_off = run->end;
+		send_round(o, run, &bo);
 	}
-stopped:
-	commit(o, off);
-	log_buf_free(&buf);
-	free(recs);
+	/* No record may stay with the module past this thread: an asynchronous
+	 * one gives every verdict now (after abort, promptly: RETRY). */
+	while (o->pending)
+		poll_module(o, 100, &bo);
+	retire(o);
+	commit(o, o->acked);
+	for (size_t i = 0; i < o->max_runs; i++)
+		batch_iter_free(&o->runs[i].it);
+	runs_release(o);
 	atomic_store(&o->exited, 1);
 	return NULL;
 }
@@ -424,10 +727,22 @@ int output_create(struct pipeline *p, struct cfg_ref *cref, const struct agent_o
 	}
 	atomic_store(&o->committed_offset, log_cursor_offset(o->cursor));
 	atomic_store(&o->acked_offset, log_cursor_offset(o->cursor));
+	o->max_runs = o->mod->poll ? OUTPUT_MAX_RUNS : 1;
+	o->runs = calloc(o->max_runs, sizeof(*o->runs));
+	o->spare = calloc(OUT_SPARE, sizeof(*o->spare));
+	if (!o->runs || !o->spare) {
+		free(o->runs);
+		free(o->spare);
+		rc = -ENOMEM;
+		log_cursor_close(o->cursor);
+		goto fail;
+	}
 	rc = o->mod->init(o, oc->conf, &o->state);
 	if (rc < 0) {
 		LOG_ERROR(o->name, "cannot create output (%s): %s", o->mod->type, strerror(-rc));
 		log_cursor_close(o->cursor);
+		free(o->runs);
+		free(o->spare);
 		goto fail;
 	}
 	o->cref = cref;
@@ -504,6 +819,8 @@ void output_destroy(struct output *o)
 		o->mod->destroy(o->state);
 	log_cursor_close(o->cursor);
 	deadletter_close(&o->dl);
+	free(o->runs);
+	free(o->spare);
 	cfg_ref_put(o->cref);
 	pthread_cond_destroy(&o->cond);
 	pthread_mutex_destroy(&o->mu);

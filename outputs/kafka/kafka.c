@@ -1,13 +1,20 @@
 /* Output `kafka`: events to logship-broker or any Kafka cluster, through
  * librdkafka (kafka_client.c).
  *
- * Delivery (invariant 2): send() returns only when every record of the run
- * has its delivery report, so the agent commits the ring cursor only past
- * records the cluster acknowledged, whatever order reports came back in. A
+ * Asynchronous (agent/module.h): send() produces a run and returns; the
+ * agent keeps several runs in flight and calls poll(), which serves
+ * librdkafka's delivery reports and turns each into the record's verdict,
+ * in whatever order they come. The agent commits the ring cursor only past
+ * runs whose records the cluster all acknowledged (invariant 2). A
  * permanent error (message too large, authorization) rejects the record for
- * good (output_reject: the agent dead-letters it with the reason); anything else is retried from the ring
- * with backoff, forever. librdkafka's queue is bounded (queue_max_bytes) so
- * that the backlog waits in the ring on disk, not in RAM.
+ * good (output_reject: the agent dead-letters it with the reason); anything
+ * else is retried from the ring with backoff, forever. librdkafka's queue is
+ * bounded (queue_max_bytes) and the agent's window too (in_flight_bytes),
+ * so that the backlog waits in the ring on disk, not in RAM.
+ *
+ * Security: the `tls:` block (the same keys as the other network outputs)
+ * and a `sasl:` block become librdkafka's security.protocol, ssl.* and
+ * sasl.* properties; the `rdkafka:` map comes after them and may override.
  *
  * Routing: `topic` may name event fields, "logs-${kubernetes.namespace}";
  * `key` names the field whose value keys the record (Kafka partitions by it);
@@ -16,12 +23,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/module.h"
 #include "common/json_path.h"
 #include "common/logging.h"
 #include "common/sbuf.h"
+#include "outputs/httpc.h"
 #include "outputs/kafka/kafka_client.h"
+#include "outputs/out_tls.h"
 
 struct kafka_conf {
 	struct cfg_strlist brokers;
@@ -35,10 +45,33 @@ struct kafka_conf {
 	char *client_id;
 	char *missing;
 	const struct cfg_node *rdkafka;
+	struct out_tls tls;
+	struct {
+		int mechanism;
+		char *username, *password, *password_file;
+	} sasl;
+	int tls_on, sasl_on;           /* set by kafka_check: the blocks were given */
 };
 
 static const char *const compression_choices[] = { "none", "gzip", "zstd", "lz4", "snappy", NULL };
 static const char *const acks_choices[] = { "all", "1", "0", NULL };
+static const char *const sasl_mech_choices[] = { "SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN", NULL };
+
+static const struct cfg_key kafka_tls_keys[] = {
+	OUT_TLS_KEYS(struct kafka_conf, tls),
+	{ NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, NULL },
+};
+static const struct cfg_key kafka_sasl_keys[] = {
+	{ "mechanism", CFG_T_ENUM, offsetof(struct kafka_conf, sasl.mechanism), "SCRAM-SHA-256", 0, sasl_mech_choices,
+	  0, 0, NULL, "SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN (PLAIN sends the password itself: only with tls)" },
+	{ "username", CFG_T_STRING, offsetof(struct kafka_conf, sasl.username), NULL, 0, NULL, 0, 0, NULL,
+	  "the SASL user" },
+	{ "password", CFG_T_STRING, offsetof(struct kafka_conf, sasl.password), NULL, 0, NULL, 0, 0, NULL,
+	  "its password (prefer ${ENV} or password_file to writing it here)" },
+	{ "password_file", CFG_T_STRING, offsetof(struct kafka_conf, sasl.password_file), NULL, 0, NULL, 0, 0, NULL,
+	  "a file holding the password (its first line), read when the output starts" },
+	{ NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, NULL },
+};
 
 #define K(f) offsetof(struct kafka_conf, f)
 static const struct cfg_key kafka_keys[] = {
@@ -61,8 +94,13 @@ static const struct cfg_key kafka_keys[] = {
 	{ "client_id", CFG_T_STRING, K(client_id), "logship", 0, NULL, 0, 0, NULL, "Kafka client.id" },
 	{ "missing_field", CFG_T_STRING, K(missing), "unknown", 0, NULL, 0, 0, NULL,
 	  "what a topic template's absent field expands to" },
+	{ "tls", CFG_T_SECTION, 0, NULL, 0, NULL, 0, 0, kafka_tls_keys,
+	  "TLS to the brokers (security.protocol SSL, or SASL_SSL with sasl); the broker's certificate and host "
+	  "name are verified unless verify: false" },
+	{ "sasl", CFG_T_SECTION, 0, NULL, 0, NULL, 0, 0, kafka_sasl_keys,
+	  "SASL authentication (security.protocol SASL_SSL with tls, else SASL_PLAINTEXT)" },
 	{ "rdkafka", CFG_T_NODE, K(rdkafka), NULL, 0, NULL, 0, 0, NULL,
-	  "any other librdkafka property, as a map (e.g. security.protocol: SASL_SSL)" },
+	  "any other librdkafka property, as a map; applied after tls and sasl, so it may override them" },
 	{ NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 #undef K
@@ -76,6 +114,8 @@ struct kafka_out {
 	size_t cap;
 	struct sbuf names;            /* topics and keys of the run, NUL-separated */
 	size_t *topic_at, *key_at;    /* offsets into names, (size_t)-1: none */
+	size_t failed;                /* RETRY reports since the last poll, and why */
+	char last_failure[200];
 };
 
 /* The rdkafka: map as "key=value" strings; errors at the offending node. */
@@ -129,6 +169,64 @@ static void on_rdkafka_log(void *arg, int level, const char *fac, const char *ms
 		LOG_DEBUG(name, "librdkafka %s: %s", fac, msg);
 }
 
+/* The tls and sasl blocks as librdkafka properties, prepended to the
+ * rdkafka: map's (so that the map may override them). */
+static int security_props(const struct kafka_conf *c, char ***props, size_t *nprops)
+{
+	char *password = NULL;
+	if (c->sasl_on && c->sasl.password_file) {
+		int rc = httpc_read_secret(c->sasl.password_file, &password);
+		if (rc < 0) {
+			LOG_ERROR("kafka", "sasl.password_file %s: %s", c->sasl.password_file, strerror(-rc));
+			return rc;
+		}
+	}
+	const char *kv[16][2];
+	size_t n = 0;
+	if (c->tls_on || c->sasl_on)
+		kv[n][0] = "security.protocol",
+		kv[n++][1] = c->sasl_on ? (c->tls_on ? "SASL_SSL" : "SASL_PLAINTEXT") : "SSL";
+	if (c->tls_on) {
+		if (c->tls.ca_file)
+			kv[n][0] = "ssl.ca.location", kv[n++][1] = c->tls.ca_file;
+		if (c->tls.cert_file)
+			kv[n][0] = "ssl.certificate.location", kv[n++][1] = c->tls.cert_file;
+		if (c->tls.key_file || c->tls.cert_file)
+			kv[n][0] = "ssl.key.location", kv[n++][1] = c->tls.key_file ? c->tls.key_file : c->tls.cert_file;
+		kv[n][0] = "enable.ssl.certificate.verification", kv[n++][1] = c->tls.verify ? "true" : "false";
+		kv[n][0] = "ssl.endpoint.identification.algorithm", kv[n++][1] = c->tls.verify ? "https" : "none";
+	}
+	if (c->sasl_on) {
+		kv[n][0] = "sasl.mechanism", kv[n++][1] = sasl_mech_choices[c->sasl.mechanism];
+		kv[n][0] = "sasl.username", kv[n++][1] = c->sasl.username;
+		kv[n][0] = "sasl.password", kv[n++][1] = password ? password : c->sasl.password;
+	}
+	char **v = realloc(*props, (*nprops + n + 1) * sizeof(*v));
+	if (!v) {
+		free(password);
+		return -ENOMEM;
+	}
+	memmove(v + n, v, *nprops * sizeof(*v));
+	*props = v;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(kv[i][0]) + strlen(kv[i][1]) + 2;
+		if (!(v[i] = malloc(len))) {
+			for (size_t j = 0; j < i; j++)
+				free(v[j]);
+			memmove(v, v + n, *nprops * sizeof(*v));
+			free(password);
+			return -ENOMEM;
+		}
+		snprintf(v[i], len, "%s=%s", kv[i][0], kv[i][1]);
+	}
+	*nprops += n;
+	if (password) {
+		explicit_bzero(password, strlen(password));
+		free(password);
+	}
+	return 0;
+}
+
 static int client_config(const struct kafka_conf *c, struct kafka_client_config *kc, char **brokers,
 			 char ***props, size_t *nprops, struct cfg_error *err)
 {
@@ -143,6 +241,8 @@ static int client_config(const struct kafka_conf *c, struct kafka_client_config 
 	if (!*brokers)
 		return -ENOMEM;
 	int rc = rdkafka_props(c->rdkafka, props, nprops, err);
+	if (rc == 0 && (rc = security_props(c, props, nprops)) < 0)
+		props_free(*props, *nprops);
 	if (rc < 0) {
 		free(*brokers);
 		return rc;
@@ -160,30 +260,79 @@ static int client_config(const struct kafka_conf *c, struct kafka_client_config 
 	return 0;
 }
 
-/* Builds a throwaway producer so that a bad librdkafka property is a config
- * error (at the rdkafka: map) rather than a runtime surprise. */
+/* Validates the properties with librdkafka (kafka_client_check: no
+ * producer, no connection) so that a bad one is a config error at the
+ * rdkafka: map rather than a runtime surprise; the tls and sasl files are
+ * checked for readability here. */
 static int kafka_check(const void *conf, const struct cfg_node *map, struct cfg_error *err)
 {
 	const struct kafka_conf *c = conf;
 	if (c->brokers.n == 0)
 		return cfg_fail(err, cfg_get(map, "brokers") ? cfg_get(map, "brokers") : map,
 				"brokers: at least one host:port is needed");
+	((struct kafka_conf *)conf)->tls_on = out_tls_given(map);
+	((struct kafka_conf *)conf)->sasl_on = !cfg_is_null(cfg_get(map, "sasl"));
+	const struct cfg_node *t = cfg_get(map, "tls"), *s = cfg_get(map, "sasl");
+	if (c->tls_on && c->tls.server_name)
+		return cfg_fail(err, cfg_at(t, "server_name"),
+				"tls.server_name: librdkafka verifies the broker's own (advertised) host name; "
+				"it cannot be set");
+	if (c->tls_on && c->tls.key_file && !c->tls.cert_file)
+		return cfg_fail(err, cfg_at(t, "key_file"), "tls.key_file without tls.cert_file");
+	const char *files[] = { c->tls.ca_file, c->tls.cert_file, c->tls.key_file };
+	const char *names[] = { "ca_file", "cert_file", "key_file" };
+	for (int i = 0; c->tls_on && i < 3; i++)
+		if (files[i] && access(files[i], R_OK) < 0)
+			return cfg_fail(err, cfg_at(t, names[i]), "tls.%s: %s: %s", names[i], files[i], strerror(errno));
+	if (c->sasl_on && !c->sasl.username)
+		return cfg_fail(err, s, "sasl: username is needed");
+	if (c->sasl_on && !c->sasl.password == !c->sasl.password_file)
+		return cfg_fail(err, s, "sasl: give password or password_file (one of them)");
+	if (c->sasl_on && c->sasl.password_file && access(c->sasl.password_file, R_OK) < 0)
+		return cfg_fail(err, cfg_at(s, "password_file"), "sasl.password_file: %s: %s", c->sasl.password_file,
+				strerror(errno));
 	struct kafka_client_config kc;
 	char *brokers, **props;
 	size_t nprops;
 	int rc = client_config(c, &kc, &brokers, &props, &nprops, err);
 	if (rc < 0)
 		return rc;
-	struct kafka_client *client;
 	char why[512];
-	rc = kafka_client_new(&kc, &client, why, sizeof(why));
-	if (rc == 0)
-		kafka_client_free(client);
-	else
+	rc = kafka_client_check(&kc, why, sizeof(why));
+	if (rc < 0)
 		rc = cfg_fail(err, c->rdkafka ? c->rdkafka : map, "kafka: %s", why);
 	props_free(props, nprops);
 	free(brokers);
 	return rc;
+}
+
+/* A delivery report is the record's verdict (inside send or poll, on the
+ * output's thread). */
+static void on_report(void *arg, const struct kafka_report *r)
+{
+	struct kafka_out *k = arg;
+	struct out_record *rec = r->opaque;
+	switch (r->status) {
+	case KAFKA_OK:
+		output_verdict(k->out, rec, OUT_OK);
+		break;
+	case KAFKA_REJECT:
+		output_reject(k->out, rec, "kafka: %s", r->reason);
+		break;
+	default:
+		output_verdict(k->out, rec, OUT_RETRY);
+		k->failed++;
+		snprintf(k->last_failure, sizeof(k->last_failure), "%s", r->reason);
+		break;
+	}
+}
+
+static void report_failures(struct kafka_out *k)
+{
+	if (!k->failed)
+		return;
+	output_error(k->out, "%zu record(s) not delivered, retrying: %s", k->failed, k->last_failure);
+	k->failed = 0;
 }
 
 static int kafka_init(struct output *out, const void *conf, void **state)
@@ -205,6 +354,8 @@ static int kafka_init(struct output *out, const void *conf, void **state)
 	}
 	kc.log = on_rdkafka_log;
 	kc.log_arg = (void *)output_name(out);
+	kc.report = on_report;
+	kc.report_arg = k;
 	char why[512];
 	rc = kafka_client_new(&kc, &k->client, why, sizeof(why));
 	props_free(props, nprops);
@@ -266,11 +417,12 @@ static int kafka_send(void *state, struct out_record *recs, size_t n)
 {
 	struct kafka_out *k = state;
 	if (grow(k, n) < 0 || route(k, recs, n) < 0)
-		return -ENOMEM;
+		return -ENOMEM;  /* nothing was produced */
 	for (size_t i = 0; i < n; i++) {
 		struct kafka_msg *m = &k->msgs[i];
-		memset(m, 0, sizeof(*m));
 		m->topic = k->topic_at[i] != (size_t)-1 ? k->names.p + k->topic_at[i] : k->conf->topic;
+		m->key = NULL;
+		m->key_len = 0;
 		if (k->key_at[i] != (size_t)-1) {
 			m->key = k->names.p + k->key_at[i];
 			m->key_len = strlen(m->key);
@@ -281,28 +433,23 @@ static int kafka_send(void *state, struct out_record *recs, size_t n)
 		m->value = recs[i].value;
 		m->value_len = (size_t)recs[i].value_len;
 		m->timestamp_ms = recs[i].timestamp;
+		m->headers = NULL;
+		m->header_count = 0;
+		m->opaque = &recs[i];
 	}
-	kafka_client_send(k->client, k->msgs, n);
-	const char *last = NULL;
-	size_t failed = 0;
-	for (size_t i = 0; i < n; i++) {
-		switch (k->msgs[i].status) {
-		case KAFKA_OK:
-			recs[i].status = OUT_OK;
-			break;
-		case KAFKA_REJECT:
-			output_reject(k->out, &recs[i], "kafka: %s", k->msgs[i].reason);
-			break;
-		default:
-			recs[i].status = OUT_RETRY;
-			failed++;
-			last = k->msgs[i].reason;
-			break;
-		}
-	}
-	if (failed)
-		output_error(k->out, "%zu of %zu records not delivered, retrying: %s", failed, n, last ? last : "");
+	/* librdkafka copies topic names and keys: k->names and k->msgs are
+	 * free again when this returns. */
+	kafka_client_produce(k->client, k->msgs, n);
+	report_failures(k);
 	return 0;
+}
+
+static int kafka_poll(void *state, int timeout_ms)
+{
+	struct kafka_out *k = state;
+	size_t n = kafka_client_poll(k->client, timeout_ms);
+	report_failures(k);
+	return (int)(n > INT32_MAX ? INT32_MAX : n);
 }
 
 static void kafka_abort(void *state)
@@ -331,6 +478,7 @@ const struct output_module kafka_output = {
 	.check = kafka_check,
 	.init = kafka_init,
 	.send = kafka_send,
+	.poll = kafka_poll,
 	.abort = kafka_abort,
 	.destroy = kafka_destroy,
 };

@@ -6,7 +6,9 @@ Checks: generate -> ring -> kafka delivers every sequence number exactly
 once, keyed by the source, with the event time as the record timestamp; a
 topic template from event fields; a dead broker: the ring holds the backlog,
 the output retries, and everything drains once the broker is back; a bad
-librdkafka property is a config error with its position.
+librdkafka property is a config error with its position; with many small
+runs in flight at once (the output is asynchronous), events arrive in order
+and exactly once while oversized events among them are dead-lettered.
 """
 import json
 import os
@@ -151,6 +153,46 @@ outputs:
                           timeout=10)
     ok(st is not None, "the cursor moved past the dead letters (no lag)")
     a.stop()
+
+    # --- many small runs in flight, rejects among them ---------------------------
+    conf = """data_dir: {dir}/a6
+http: { listen: 127.0.0.1:{port} }
+buffer: { batch_max_bytes: 8MiB, batch_timeout: 5ms }
+inputs:
+  - type: generate
+    name: gen
+    count: 20000
+    rate: 0
+    size: 60
+  - type: generate
+    name: big
+    count: 3
+    rate: 2
+    size: 900000
+outputs:
+  - type: kafka
+    brokers: [%s]
+    topic: window
+    read_bytes: 8KiB
+    in_flight_bytes: 256KiB
+    rdkafka: { message.max.bytes: 500000 }
+""" % broker
+    a = agentlib.Agent(d, conf, "a6")
+    ok(a.start(), "agent starts with a small in_flight_bytes window")
+    got = a.wait_metric("logship_output_events_total", 20000, timeout=120, output="kafka")
+    rej = a.wait_metric("logship_output_rejected_total", 3, timeout=60, output="kafka")
+    ok(got == 20000 and rej == 3, "20000 events acknowledged and 3 oversized ones rejected (%s, %s)" % (got, rej))
+    recs = kcat_read(broker, "window")
+    seqs = [ev["event"]["sequence"] for k, _, ev in recs if k == "gen"]
+    ok(seqs == list(range(1, 20001)), "in order and exactly once with several runs in flight (%d records)"
+       % len(seqs))
+    dl = os.path.join(d, "a6", "deadletter", "kafka.ndjson")
+    lines = [json.loads(l) for l in open(dl)] if os.path.exists(dl) else []
+    ok(len(lines) == 3 and all(l["source"] == "big" for l in lines), "the 3 oversized events are dead letters")
+    st = testlib.wait_for(lambda: (lambda s: s if s and s["outputs"][0]["lag_events"] == 0 else None)(a.status()),
+                          timeout=10)
+    ok(st is not None, "the cursor moved past everything (no lag)")
+    ok(a.stop() == 0, "SIGTERM: exit 0")
 
     # --- a bad librdkafka property ---------------------------------------------
     conf = agentlib.write(os.path.join(d, "bad.yaml"),
