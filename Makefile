@@ -14,7 +14,7 @@ B       ?= build
 CC      ?= cc
 SAN     ?=
 OPT     ?= -O2
-PKGS    := yaml-0.1 libcurl zlib libzstd rdkafka libsystemd openssl
+PKGS    := yaml-0.1 libcurl zlib libzstd rdkafka libsystemd openssl jansson libpcre2-8
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \
            -Wno-unused-parameter -fno-strict-aliasing -I. -MMD -MP $(SAN)

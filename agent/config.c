@@ -86,10 +86,21 @@ static const struct cfg_key output_common_keys[] = {
 	{ "commit_interval", CFG_T_DURATION, KO(commit_interval_ms), "1s", 0, NULL, 0, 3600000, NULL,
 	  "How often the output's cursor is made durable while it ships (also when it catches up and at stop)." },
 	{ "read_bytes", CFG_T_SIZE, KO(read_bytes), "4MiB", 0, NULL, 4096, 64 << 20, NULL,
-	  "Ring bytes read and handed to the module per send." },
+	  "Ring bytes read and handed to the module per send (an asynchronous output reads at most a quarter of in_flight_bytes)." },
+	{ "in_flight_bytes", CFG_T_SIZE, KO(in_flight_bytes), "8MiB", 0, NULL, 4096, (int64_t)1 << 30, NULL,
+	  "For outputs that ship asynchronously (kafka): ring bytes sent and not yet acknowledged, at most; several runs are in flight at once, the ring holds the rest." },
 	{ .name = NULL },
 };
 #undef KO
+#define KF(f) offsetof(struct agent_filter_conf, f)
+static const struct cfg_key filter_common_keys[] = {
+	{ "name", CFG_T_STRING, KF(name), NULL, 0, NULL, 0, 0, NULL,
+	  "Instance name (letters, digits, '.', '_', '-'); default: the type, made unique. It labels the filter's metrics." },
+	{ "match", CFG_T_STRLIST, KF(match), "[\"*\"]", 0, NULL, 0, 0, NULL,
+	  "Input names or tags whose events this filter processes; shell wildcards (*, ?, [...])." },
+	{ .name = NULL },
+};
+#undef KF
 
 /* --- helpers ------------------------------------------------------------------ */
 
@@ -136,13 +147,22 @@ static char *fingerprint(const char *type, const struct cfg_key *common, const v
 	return s;
 }
 
+/* kind: 0 inputs, 1 outputs, 2 filters */
+static const char *module_type(int kind, size_t i)
+{
+	if (kind == 2)
+		return registry_filters[i] ? registry_filters[i]->type : NULL;
+	if (kind == 1)
+		return registry_outputs[i] ? registry_outputs[i]->type : NULL;
+	return registry_inputs[i] ? registry_inputs[i]->type : NULL;
+}
+
 static void module_names(char *buf, size_t cap, int outputs)
 {
 	size_t len = 0;
 	buf[0] = '\0';
 	for (size_t i = 0;; i++) {
-		const char *t = outputs ? (registry_outputs[i] ? registry_outputs[i]->type : NULL)
-					: (registry_inputs[i] ? registry_inputs[i]->type : NULL);
+		const char *t = module_type(outputs, i);
 		if (!t)
 			break;
 		int w = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", t);
@@ -165,7 +185,8 @@ static int item_type(const struct cfg_node *item, const char *what, int outputs,
 		return cfg_fail(err, item, "%s has no 'type' (one of: %s)", what, known);
 	if (t->kind != CFG_SCALAR || !t->value || !*t->value)
 		return cfg_fail(err, t, "'type' must be a module name (one of: %s)", known);
-	if (outputs ? !registry_output(t->value) : !registry_input(t->value))
+	if (outputs == 2 ? !registry_filter(t->value)
+	    : outputs ? !registry_output(t->value) : !registry_input(t->value))
 		return cfg_fail(err, t, "unknown %s type '%s' (known: %s)", what, t->value, known);
 	*type = t->value;
 	return 0;
@@ -381,9 +402,89 @@ static int load_outputs(struct agent_config *c, const struct cfg_node *list, str
 	return 0;
 }
 
+int agent_filter_matches(const struct agent_filter_conf *f, const char *input_name,
+			 const char *input_tag)
+{
+	for (size_t i = 0; i < f->match.n; i++) {
+		const char *p = f->match.v[i];
+		if (fnmatch(p, input_name, 0) == 0 || (input_tag && fnmatch(p, input_tag, 0) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+static int load_filters(struct agent_config *c, const struct cfg_node *list, struct cfg_error *err)
+{
+	size_t n = list_len(list);
+	c->filters = calloc(n ? n : 1, sizeof(*c->filters));
+	if (!c->filters)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_node *item = list->items[i];
+		struct agent_filter_conf *fc = &c->filters[i];
+		const char *type;
+		int rc = item_type(item, "filter", 2, &type, err);
+		if (rc < 0)
+			return rc;
+		fc->mod = registry_filter(type);
+		fc->node = item;
+		c->nfilters = i + 1;
+		rc = bind_module(item, filter_common_keys, fc, fc->mod->keys, fc->mod->conf_size,
+				 &fc->conf, err);
+		if (rc < 0)
+			return rc;
+		if (fc->name && !name_ok(fc->name))
+			return cfg_fail(err, name_node(item),
+					"filter name '%s' may only hold letters, digits, '.', '_' and '-'",
+					fc->name);
+		for (size_t j = 0; fc->name && j < i; j++)
+			if (c->filters[j].name && strcmp(c->filters[j].name, fc->name) == 0)
+				return cfg_fail(err, name_node(item), "duplicate filter name '%s'", fc->name);
+		for (size_t k = 0; k < fc->match.n; k++) {
+			const char *p = fc->match.v[k];
+			if (!*p)
+				return cfg_fail(err, match_item(item, k), "match: an empty pattern matches nothing");
+			if (has_wildcard(p))
+				continue;
+			size_t j;
+			for (j = 0; j < c->ninputs; j++)
+				if (strcmp(c->inputs[j].name, p) == 0 ||
+				    (c->inputs[j].tag && strcmp(c->inputs[j].tag, p) == 0))
+					break;
+			if (j == c->ninputs)
+				return cfg_fail(err, match_item(item, k),
+						"match: no input is named or tagged '%s'", p);
+		}
+		if (fc->mod->check && (rc = fc->mod->check(fc->conf, item, err)) < 0)
+			return rc;
+	}
+	char **given = calloc(n ? n : 1, sizeof(char *));
+	if (!given)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		given[i] = c->filters[i].name;
+	for (size_t i = 0; i < n; i++) {
+		struct agent_filter_conf *fc = &c->filters[i];
+		if (!fc->name) {
+			fc->name = unique_name(fc->mod->type, given, n);
+			given[i] = fc->name;
+		}
+	}
+	free(given);
+	for (size_t i = 0; i < n; i++) {
+		struct agent_filter_conf *fc = &c->filters[i];
+		if (!fc->name)
+			return -ENOMEM;
+		fc->fingerprint = fingerprint(fc->mod->type, filter_common_keys, fc, fc->mod->keys, fc->conf);
+		if (!fc->fingerprint)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int load_tree(struct cfg_node *root, struct agent_config **out, struct cfg_error *err)
 {
-	static const char *const core_ignore[] = { "inputs", "outputs", NULL };
+	static const char *const core_ignore[] = { "inputs", "outputs", "filters", NULL };
 	struct agent_config *c = calloc(1, sizeof(*c));
 	if (!c) {
 		cfg_free(root);
@@ -399,10 +500,13 @@ static int load_tree(struct cfg_node *root, struct agent_config **out, struct cf
 	if ((rc = cfg_bind(root, core_keys, c, core_ignore, err)) < 0)
 		goto fail;
 	const struct cfg_node *in = cfg_get(root, "inputs"), *outs = cfg_get(root, "outputs");
+	const struct cfg_node *fl = cfg_get(root, "filters");
 	if ((rc = check_list_node(in, "inputs", err)) < 0 ||
+	    (rc = check_list_node(fl, "filters", err)) < 0 ||
 	    (rc = check_list_node(outs, "outputs", err)) < 0)
 		goto fail;
-	if ((rc = load_inputs(c, in, err)) < 0 || (rc = load_outputs(c, outs, err)) < 0)
+	if ((rc = load_inputs(c, in, err)) < 0 || (rc = load_filters(c, fl, err)) < 0 ||
+	    (rc = load_outputs(c, outs, err)) < 0)
 		goto fail;
 	if (c->batch_max_bytes > c->segment_bytes) {
 		const struct cfg_node *b = cfg_get(root, "buffer");
@@ -464,8 +568,17 @@ void agent_config_free(struct agent_config *c)
 		cfg_unbind(output_common_keys, oc);
 		free(oc->fingerprint);
 	}
+	for (size_t i = 0; i < c->nfilters; i++) {
+		struct agent_filter_conf *fc = &c->filters[i];
+		if (fc->conf && fc->mod->keys)
+			cfg_unbind(fc->mod->keys, fc->conf);
+		free(fc->conf);
+		cfg_unbind(filter_common_keys, fc);
+		free(fc->fingerprint);
+	}
 	free(c->inputs);
 	free(c->outputs);
+	free(c->filters);
 	cfg_unbind(core_keys, c);
 	cfg_free(c->root);
 	free(c);
@@ -491,6 +604,15 @@ void agent_config_dump(FILE *f, const struct agent_config *c)
 		if (ic->mod->keys)
 			cfg_dump(f, ic->mod->keys, ic->conf, 4);
 	}
+	if (c->nfilters)
+		fprintf(f, "filters:\n");
+	for (size_t i = 0; i < c->nfilters; i++) {
+		const struct agent_filter_conf *fc = &c->filters[i];
+		fprintf(f, "  - type: %s\n", fc->mod->type);
+		cfg_dump(f, filter_common_keys, fc, 4);
+		if (fc->mod->keys)
+			cfg_dump(f, fc->mod->keys, fc->conf, 4);
+	}
 	fprintf(f, "outputs:%s\n", c->noutputs ? "" : " []");
 	for (size_t i = 0; i < c->noutputs; i++) {
 		const struct agent_output_conf *oc = &c->outputs[i];
@@ -510,7 +632,7 @@ void agent_config_doc(FILE *f)
 	      "The agent reads one YAML file (`logship -c FILE`, default\n"
 	      "`/etc/logship/logship.yaml`) plus every `*.yaml` / `*.yml` in `conf.d/` beside it\n"
 	      "(or `-d DIR`), merged in name order: maps merge key by key, later scalars win,\n"
-	      "lists (`inputs`, `outputs`) concatenate. `${VAR}` and `${VAR:-default}` are\n"
+	      "lists (`inputs`, `filters`, `outputs`) concatenate. `${VAR}` and `${VAR:-default}` are\n"
 	      "replaced from the environment; an unset variable without a default is an error.\n"
 	      "Every error is reported as `file:line:column: message` and the agent refuses to\n"
 	      "start (on SIGHUP, it keeps the config it runs). `logship --check -c FILE` validates\n"
@@ -525,6 +647,21 @@ void agent_config_doc(FILE *f)
 	cfg_doc(f, input_common_keys);
 	for (size_t i = 0; registry_inputs[i]; i++) {
 		const struct input_module *m = registry_inputs[i];
+		fprintf(f, "\n### `type: %s`\n\n%s\n\n", m->type, m->doc);
+		if (m->keys && m->keys[0].name)
+			cfg_doc(f, m->keys);
+		else
+			fputs("No keys of its own.\n", f);
+	}
+	fputs("\n## Filters\n\n"
+	      "`filters:` is a list; each item has a `type` and these keys, then the module's own.\n"
+	      "Filters run in list order between the inputs and the ring, on the events of the\n"
+	      "inputs their `match` selects, so the ring holds processed events and every output\n"
+	      "sees the same thing. An input no filter matches pays nothing. See [filters.md](filters.md)\n"
+	      "for examples, paths and metrics.\n\n", f);
+	cfg_doc(f, filter_common_keys);
+	for (size_t i = 0; registry_filters[i]; i++) {
+		const struct filter_module *m = registry_filters[i];
 		fprintf(f, "\n### `type: %s`\n\n%s\n\n", m->type, m->doc);
 		if (m->keys && m->keys[0].name)
 			cfg_doc(f, m->keys);

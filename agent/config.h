@@ -27,6 +27,18 @@ struct agent_output_conf {
 	struct cfg_strlist match;      /* input names or tags, fnmatch wildcards */
 	int64_t retry_initial_ms, retry_max_ms, commit_interval_ms;
 	uint64_t read_bytes;           /* ring bytes read per send */
+	uint64_t in_flight_bytes;      /* asynchronous outputs: ring bytes sent, not yet acknowledged */
+	void *conf;
+	char *fingerprint;
+	const struct cfg_node *node;
+};
+
+/* One item of `filters:`; applied in list order to the events of the
+ * inputs its match selects (agent/filter.c). */
+struct agent_filter_conf {
+	const struct filter_module *mod;
+	char *name;
+	struct cfg_strlist match;      /* input names or tags, fnmatch wildcards */
 	void *conf;
 	char *fingerprint;
 	const struct cfg_node *node;
@@ -51,6 +63,8 @@ struct agent_config {
 	size_t ninputs;
 	struct agent_output_conf *outputs;
 	size_t noutputs;
+	struct agent_filter_conf *filters;
+	size_t nfilters;
 	struct cfg_node *root;
 };
 
@@ -72,6 +86,10 @@ int agent_config_ring_changed(const struct agent_config *a, const struct agent_c
 
 /* Whether input name/tag is selected by output o's match list. */
 int agent_output_matches(const struct agent_output_conf *o, const char *input_name,
+			 const char *input_tag);
+
+/* Whether input name/tag is selected by filter f's match list. */
+int agent_filter_matches(const struct agent_filter_conf *f, const char *input_name,
 			 const char *input_tag);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "agent/filter.h"
 #include "common/logging.h"
 
 const char *input_name(const struct input *in)
@@ -18,11 +19,15 @@ const char *input_name(const struct input *in)
 
 int input_emit(struct input *in, int64_t ts_ms, const char *json, size_t len)
 {
+	if (in->chain)
+		return filter_chain_emit(in, ts_ms, json, len, 0);
 	return pipeline_emit(in->p, in, ts_ms, json, len, 0);
 }
 
 int input_offer(struct input *in, int64_t ts_ms, const char *json, size_t len)
 {
+	if (in->chain)
+		return filter_chain_emit(in, ts_ms, json, len, 1);
 	return pipeline_emit(in->p, in, ts_ms, json, len, 1);
 }
 
@@ -181,12 +186,13 @@ int input_create(struct pipeline *p, struct cfg_ref *cref, const struct agent_in
 	loop_timer_init(&in->timer, on_timer, in);
 	/* The checkpoint we start from is also what /status shows until the
 	 * first new one. */
-	uint8_t buf[INPUT_POSITION_MAX];
-	int n = checkpoint_read(p->ckpt_dirfd, in->name, buf, sizeof(buf));
+	uint8_t *buf = malloc(INPUT_POSITION_MAX);
+	int n = buf ? checkpoint_read(p->ckpt_dirfd, in->name, buf, INPUT_POSITION_MAX) : -ENOMEM;
 	if (n > 0 && (in->ckpt = malloc((size_t)n))) {
 		memcpy(in->ckpt, buf, (size_t)n);
 		in->ckpt_len = (size_t)n;
 	}
+	free(buf);
 	int rc = in->mod->init(in, ic->conf, &in->state);
 	if (rc < 0) {
 		LOG_ERROR(in->name, "cannot create input (%s): %s", in->mod->type, strerror(-rc));

@@ -49,8 +49,11 @@ struct input {
 	size_t ckpt_len;
 	int ckpt_dirty;
 	int64_t ckpt_written_ms;       /* wall clock */
-	int64_t unckpt_since_ms;       /* wall ms of the oldest position not yet checkpointed, 0 = none */
+	/* Wall ms of the oldest position not yet checkpointed, 0 = none. Atomic:
+	 * the main loop writes it, the status thread reads it for /metrics. */
+	_Atomic int64_t unckpt_since_ms;
 	_Atomic uint64_t events_in, bytes_in, dropped, refused;
+	struct filter_chain *chain;    /* the filters it goes through; NULL: none (agent/filter.c) */
 };
 
 struct output {
@@ -73,6 +76,20 @@ struct output {
 		send_failures, commits;
 	_Atomic int64_t acked_offset, committed_offset;
 	struct deadletter dl;          /* output thread only */
+	/* Output thread only (agent/output.c): the runs read from the ring and
+	 * not yet retired, oldest first, in a circle of max_runs slots (1 for
+	 * a synchronous module). */
+	struct out_run *runs;
+	size_t run_head, nruns, max_runs;
+	struct out_mem *spare;         /* buffers of retired runs, for the next ones */
+	size_t nspare;
+	size_t in_flight_bytes;        /* ring bytes of those runs */
+	size_t pending;                /* records handed to send, no verdict yet */
+	size_t retry_runs;             /* runs whose retries wait for retry_at */
+	int64_t retry_at;              /* monotonic ms; 0: no retry scheduled */
+	int64_t read_off;              /* the next ring offset to read */
+	int64_t acked;                 /* end of the retired prefix: the cursor may go here */
+	int bad_verdicts;              /* verdicts for records not in flight (a module bug) */
 };
 
 /* Checkpoint queue entry: pos becomes the input's checkpoint once the ring's
@@ -93,6 +110,7 @@ struct pipeline {
 	struct log *ring;
 	char *ring_dir;
 	int ckpt_dirfd;
+	struct ckpt_writer *ckw;       /* writes checkpoints into ckpt_dirfd */
 	/* the batcher */
 	struct batch_builder batch;
 	int batch_finished;            /* batch.out holds a batch the ring refused */
@@ -120,6 +138,7 @@ struct pipeline {
 	_Atomic uint64_t reloads, reload_failures, batches, checkpoint_writes;
 	struct status_server *status;
 	char *status_listen;
+	struct filter_set *filters;    /* agent/filter.c; NULL until a config has filters */
 };
 
 /* input.c */
@@ -155,6 +174,18 @@ int pipeline_input_tag_locked(struct pipeline *p, const char *name, size_t len, 
 int checkpoint_dir_open(const char *data_dir, int *dirfd);
 int checkpoint_read(int dirfd, const char *name, void *buf, size_t cap);
 int checkpoint_write(int dirfd, const char *name, const void *pos, size_t len);
+/* The checkpoint writer thread (writes off the event loop; see checkpoint.c).
+ * submit copies pos; a newer position of the same name replaces a pending
+ * one. Each completion is told to notify_fd (an eventfd, or -1); collect
+ * hands the completions (done_ms 0: failed) to fn. drain waits until
+ * everything submitted is written; stop drains and frees. */
+struct ckpt_writer;
+int ckpt_writer_start(int dirfd, int notify_fd, struct ckpt_writer **out);
+int ckpt_writer_submit(struct ckpt_writer *w, const char *name, const void *pos, size_t len);
+void ckpt_writer_drain(struct ckpt_writer *w);
+void ckpt_writer_collect(struct ckpt_writer *w, void (*fn)(void *arg, const char *name, int64_t done_ms),
+			 void *arg);
+void ckpt_writer_stop(struct ckpt_writer *w);
 
 /* status.c */
 struct status_server;

@@ -1,4 +1,4 @@
-/* The module registry: the one table of compiled-in inputs and outputs.
+/* The module registry: the one table of compiled-in inputs, filters and outputs.
  * Adding a module means adding its files and one line here. */
 #include <string.h>
 
@@ -13,6 +13,9 @@ extern const struct output_module elasticsearch_output;
 extern const struct output_module http_output;
 extern const struct output_module tcp_output;
 extern const struct output_module kafka_output;
+extern const struct filter_module filter_parse, filter_grep, filter_modify, filter_throttle;
+extern const struct filter_module filter_kubernetes;
+extern const struct filter_module filter_kubernetes;
 
 const struct input_module *const registry_inputs[] = {
 	&generate_input,
@@ -32,6 +35,24 @@ const struct output_module *const registry_outputs[] = {
 	&kafka_output,
 	NULL,
 };
+
+/* The order is only the docs' order: a config applies filters in its own. */
+const struct filter_module *const registry_filters[] = {
+	&filter_parse,
+	&filter_grep,
+	&filter_modify,
+	&filter_throttle,
+	&filter_kubernetes,
+	NULL,
+};
+
+const struct filter_module *registry_filter(const char *type)
+{
+	for (size_t i = 0; registry_filters[i]; i++)
+		if (strcmp(registry_filters[i]->type, type) == 0)
+			return registry_filters[i];
+	return NULL;
+}
 
 const struct input_module *registry_input(const char *type)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/httpd.h"
+#include "agent/filter.h"
 #include "common/json.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -154,6 +155,7 @@ void pipeline_write_metrics(struct pipeline *p, struct sbuf *b)
 		const char *l[] = { "output", o->name, "type", o->mod->type, NULL };
 		metrics_sample(b, "logship_output_lag_bytes", l, (double)lag_bytes(&st, atomic_load(&o->acked_offset)));
 	}
+	filters_write_metrics(p, b);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -234,7 +236,9 @@ void pipeline_write_status(struct pipeline *p, struct sbuf *b)
 		}
 		pthread_mutex_unlock(&o->mu);
 	}
-	sbuf_puts(b, "]}\n");
+	sbuf_puts(b, "],");
+	filters_write_status(p, b);
+	sbuf_puts(b, "}\n");
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -12,6 +12,14 @@ real daemon, and the agent at rest.
    to temp values, stdin from /dev/null as under systemd) with its kafka
    output connected to a logship-broker the bench starts, RSS (and PSS) and
    CPU over BENCH_IDLE_SECONDS (default 60 s, as issue 4 states the target).
+3. Filters: the cost of a `parse` (json) + `modify` chain beside the bare
+   pipeline, both fed the same file of JSON log lines through `stdin` (the
+   chain parses each line's message into fields, renames, sets and removes
+   a few). Printed per case: events/s and CPU s per GiB, and the chain's
+   throughput relative to the bare run (target: the chain costs < 30%).
+   BENCH_FILTER_EVENTS sets the line count (default 2M); best of
+   BENCH_FILTER_RUNS runs (default 3) each, as the machine is shared.
+BENCH_AGENT_PARTS picks parts (default "throughput,filters,idle").
 Figures only; nothing is asserted. BENCH_AGENT_EVENTS sets N (default 5M)."""
 import os
 import shutil
@@ -143,8 +151,93 @@ def idle():
         shutil.rmtree(d, ignore_errors=True)
 
 
+FN = int(os.environ.get("BENCH_FILTER_EVENTS", "2000000"))
+FRUNS = int(os.environ.get("BENCH_FILTER_RUNS", "3"))
+CHAIN = """filters:
+  - type: parse
+    format: json
+  - type: modify
+    rename: { msg: message }
+    set: { service.name: shop, service.environment: prod }
+    remove: [logger]
+"""
+
+
+def stdin_run(d, lines_path, filters):
+    conf = """data_dir: %s/data
+http: { listen: 127.0.0.1:{port} }
+log_level: warn
+buffer: { max_bytes: 64GiB, segment_bytes: 64MiB, fsync: interval }
+inputs:
+  - type: stdin
+    name: app
+%soutputs:
+  - type: file
+    path: %s/events.ndjson
+    rotate_bytes: 0
+""" % (d, filters, d)
+    shutil.rmtree(os.path.join(d, "data"), ignore_errors=True)
+    try:
+        os.unlink(os.path.join(d, "events.ndjson"))
+    except OSError:
+        pass
+    with open(lines_path) as src:
+        a = agentlib.Agent(d, conf, "bench", stdin=src)
+        t0 = time.time()
+        if not a.start():
+            return None
+        done = testlib.wait_for(lambda: (a.metric("logship_output_events_total", output="file") or 0) >= FN,
+                                timeout=600, interval=0.02)
+        t = time.time() - t0
+        cpu = cpu_seconds(a.p.pid)
+        main = threads_cpu(a.p.pid).get("main", 0)
+        nin = a.metric("logship_input_bytes_total", input="app") or 0
+        nout = a.metric("logship_output_bytes_total", output="file") or 0
+        a.stop()
+    return (t, cpu, main, nin, nout) if done else None
+
+
+def filters_cost(where, base):
+    d = tempfile.mkdtemp(prefix="logship-filter-bench.", dir=base)
+    lines_path = os.path.join(d, "lines.ndjson")
+    with open(lines_path, "w") as f:
+        for i in range(FN):
+            f.write('{"level":"info","logger":"http","msg":"GET /api/v1/items/%d 200","user":"u%d",'
+                    '"latency_ms":%d,"trace":{"id":"%016x"}}\n' % (i, i % 1000, i % 300, i * 2654435761))
+    res = {}
+    for name, filters in (("bare", ""), ("parse+modify", CHAIN)):
+        best = None
+        for _ in range(FRUNS):
+            r = stdin_run(d, lines_path, filters)
+            if r and (best is None or r[0] < best[0]):
+                best = r
+        res[name] = best
+        if not best:
+            print("agent filters %s (%s): did not finish" % (name, where))
+            continue
+        t, cpu, main, nin, nout = best
+        print("agent stdin->%s->ring->file (%s): %.0f events/s, %.2f CPU s per GiB of input "
+              "(%.2f CPU s in all, event loop %.2f CPU s = %.0f events per loop-CPU second; "
+              "events %.0f bytes in, %.0f out)"
+              % (name, where, FN / t, cpu / (nin / float(1 << 30)), cpu, main, FN / main if main else 0,
+                 nin / FN, nout / FN))
+    if res.get("bare") and res.get("parse+modify"):
+        b, c = res["bare"], res["parse+modify"]
+        print("agent filters (%s): parse+modify chain runs at %.0f%% of the bare pipeline's events/s "
+              "(cost %.0f%%; event-loop CPU per event +%.0f%%), best of %d runs each   (target: cost < 30%%)"
+              % (where, 100.0 * b[0] / c[0], 100.0 * (1 - b[0] / c[0]), 100.0 * (c[2] / b[2] - 1), FRUNS))
+    shutil.rmtree(d, ignore_errors=True)
+
+
 base = os.environ.get("BENCH_DIR", "/var/tmp")
-throughput("disk %s" % base, base)
-if os.path.isdir("/dev/shm"):
-    throughput("tmpfs /dev/shm", "/dev/shm")
-idle()
+# BENCH_AGENT_PARTS: which of throughput, filters, idle to run (default all).
+parts = os.environ.get("BENCH_AGENT_PARTS", "throughput,filters,idle").split(",")
+shm = os.path.isdir("/dev/shm")
+if "throughput" in parts:
+    throughput("disk %s" % base, base)
+    if shm:
+        throughput("tmpfs /dev/shm", "/dev/shm")
+if "filters" in parts:
+    filters_cost("tmpfs /dev/shm" if shm else "disk %s" % base, "/dev/shm" if shm else base)
+if "idle" in parts:
+    idle()

@@ -15,7 +15,7 @@ else
   echo "not ok - docs/configuration.md differs from build/logship --doc-config (regenerate it)"
   diff -u "$root/docs/configuration.md" "$tmp" | head -40 | sed 's/^/# /'
 fi
-for m in generate stdin file stdout; do
+for m in generate stdin file stdout parse grep modify throttle; do
   if grep -q "^### \`type: $m\`" "$root/docs/configuration.md"; then
     echo "ok - docs/configuration.md documents module $m"
   else

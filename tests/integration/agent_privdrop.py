@@ -15,6 +15,7 @@ does not exist.
 import json
 import os
 import pwd
+import random
 import signal
 import socket
 import sys
@@ -26,7 +27,8 @@ from testlib import ok, diag  # noqa: E402
 
 
 def privileged_port():
-    for port in range(700, 1000):
+    """A free port below 1024, picked at random so that runs side by side do not race for one."""
+    for port in random.sample(range(600, 1024), 424):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))

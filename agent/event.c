@@ -1,0 +1,1182 @@
+/* See event.h. Fields are found by one bounded forward scan of the text
+ * (the same path rules as common/json_path.c) and changed by splicing: the
+ * new text is built in ev->tmp from the old one and the buffers swap. The
+ * scanner trusts nothing: it never reads past the end, gives up deeper than
+ * EVENT_MAX_DEPTH, and treats malformed text as "field absent" (-ENOENT) or
+ * -EINVAL for a write. */
+#include "agent/event.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+
+#define EVENT_MAX_DEPTH 64
+#define KEY_MAX 256
+
+void event_begin(struct event *ev, const char *input, const char *tag, int64_t ts_ms,
+		 const char *json, size_t len)
+{
+	ev->input = input;
+	ev->tag = tag;
+	ev->ts_ms = ts_ms;
+	ev->json = json;
+	ev->len = len;
+	ev->buf.err = ev->tmp.err = 0;
+	ev->ridx_state = 0;
+	sbuf_reset(&ev->scratch);
+}
+
+void event_free(struct event *ev)
+{
+	sbuf_free(&ev->buf);
+	sbuf_free(&ev->tmp);
+	sbuf_free(&ev->scratch);
+	sbuf_free(&ev->val);
+	free(ev->madd);
+	free(ev->mhave);
+	free(ev->ridx);
+	ev->ridx = NULL;
+	ev->nridx = ev->ridx_cap = 0;
+	ev->ridx_state = 0;
+	ev->madd = ev->mhave = NULL;
+	ev->madd_cap = ev->mhave_cap = 0;
+	ev->json = NULL;
+	ev->len = 0;
+}
+
+const char *event_input(const struct event *ev) { return ev->input; }
+const char *event_tag(const struct event *ev) { return ev->tag; }
+int64_t event_time(const struct event *ev) { return ev->ts_ms; }
+void event_set_time(struct event *ev, int64_t ts_ms) { ev->ts_ms = ts_ms; }
+
+const char *event_json(const struct event *ev, size_t *len)
+{
+	*len = ev->len;
+	return ev->json;
+}
+
+/* --- scanning --------------------------------------------------------------------- */
+
+static const char *ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Eight bytes at a time: whether any byte of x is '"' or '\\' (or, for
+ * has_special_ctl, also below 0x20). The classic "has zero byte" test on x
+ * xor the byte searched for. Strings are most of an event's bytes, so this
+ * is where scanning time goes. */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+static inline uint64_t has_zero(uint64_t v)
+{
+	return (v - ONES) & ~v & HIGHS;
+}
+
+static inline int has_special(uint64_t x)
+{
+	return (has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\'))) != 0;
+}
+
+static inline int has_special_ctl(uint64_t x)
+{
+	return (has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\')) | ((x - ONES * 0x20) & ~x & HIGHS)) != 0;
+}
+
+static inline uint64_t load8(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return x;
+}
+
+/* Skips plain string bytes from p: the first '"' or '\\' at or after p, or end. */
+static inline const char *plain_run(const char *p, const char *end)
+{
+	while (end - p >= 8 && !has_special(load8(p)))
+		p += 8;
+	while (p < end && *p != '"' && *p != '\\')
+		p++;
+	return p;
+}
+
+/* p at an opening quote: the position after the closing one, or NULL.
+ * *esc tells whether the string holds a backslash. Eight bytes at a time
+ * while they are plain, else byte by byte for the next eight. */
+static const char *str_end(const char *p, const char *end, int *esc)
+{
+	int e = 0;
+	p++;
+	while (p < end) {
+		if (end - p >= 8 && !has_special(load8(p))) {
+			p += 8;
+			continue;
+		}
+		const char *stop = end - p > 8 ? p + 8 : end;
+		while (p < stop) {
+			if (*p == '"') {
+				if (esc)
+					*esc = e;
+				return p + 1;
+			}
+			if (*p == '\\') {
+				e = 1;
+				p += 2;   /* the escaped byte cannot end the string */
+			} else {
+				p++;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* The character a one-letter JSON escape stands for; 0 if none. */
+static inline char esc_char(char c)
+{
+	switch (c) {
+	case '"': return '"';
+	case '\\': return '\\';
+	case '/': return '/';
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	default: return 0;
+	}
+}
+
+/* Skips one value; NULL if malformed (loosely: scalars are not checked). */
+static const char *skip(const char *p, const char *end, int depth)
+{
+	p = ws(p, end);
+	if (p >= end || depth > EVENT_MAX_DEPTH)
+		return NULL;
+	if (*p == '"')
+		return str_end(p, end, NULL);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		p = ws(p + 1, end);
+		if (p < end && *p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				p = ws(p, end);
+				if (p >= end || *p != '"' || !(p = str_end(p, end, NULL)))
+					return NULL;
+				p = ws(p, end);
+				if (p >= end || *p != ':')
+					return NULL;
+				p++;
+			}
+			if (!(p = skip(p, end, depth + 1)))
+				return NULL;
+			p = ws(p, end);
+			if (p < end && *p == ',') {
+				p++;
+				continue;
+			}
+			return p < end && *p == close ? p + 1 : NULL;
+		}
+	}
+	const char *s = p;
+	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+	       *p != '\r' && *p != '\t')
+		p++;
+	return p > s ? p : NULL;
+}
+
+/* Decodes the JSON string body at p (after the opening quote) up to its
+ * closing quote into out (at most cap bytes written); returns the decoded
+ * length, or -1 if malformed. The decoded text is never longer than the raw. */
+static ssize_t unescape(const char *p, const char *end, char *out, size_t cap)
+{
+	size_t n = 0;
+	while (p < end) {
+		/* eight plain bytes at a time while they fit ... */
+		if (end - p >= 8 && n + 8 <= cap) {
+			uint64_t x = load8(p);
+			if (!has_special(x)) {
+				memcpy(out + n, &x, 8);
+				p += 8;
+				n += 8;
+				continue;
+			}
+		}
+		/* ... else byte by byte for the next eight (escape-dense text,
+		 * such as JSON inside a string, would fail every wide test) */
+		const char *stop = end - p > 8 ? p + 8 : end;
+		while (p < stop) {
+			char c = *p;
+			if (c == '"')
+				return (ssize_t)n;
+			if (c != '\\') {
+				if (n < cap)
+					out[n] = c;
+				n++;
+				p++;
+				continue;
+			}
+			if (++p >= end)
+				return -1;
+			c = *p++;
+			char e = esc_char(c);
+			if (e) {
+				if (n < cap)
+					out[n] = e;
+				n++;
+				continue;
+			}
+			char u[4];
+			size_t used;
+			int r = c == 'u' ? json_decode_u(p, end, u, &used) : -1;
+			if (r < 0)
+				return -1;
+			p += used;
+			for (int i = 0; i < r; i++, n++)
+				if (n < cap)
+					out[n] = u[i];
+		}
+	}
+	return -1;
+}
+
+/* Whether the key string at q (its opening quote), ending at qe (after the
+ * closing quote), equals s[0..n). */
+static int key_eq(const char *q, const char *qe, int esc, const char *s, size_t n)
+{
+	if (!esc)
+		return (size_t)(qe - q - 2) == n && memcmp(q + 1, s, n) == 0;
+	char buf[KEY_MAX];
+	ssize_t k = unescape(q + 1, qe, buf, sizeof(buf));
+	return k >= 0 && (size_t)k == n && n <= sizeof(buf) && memcmp(buf, s, n) == 0;
+}
+
+/* Whether the key is a proper prefix of s[0..n) followed by '.': its length. */
+static size_t key_prefix(const char *q, const char *qe, int esc, const char *s, size_t n)
+{
+	if (esc) {
+		char buf[KEY_MAX];
+		ssize_t k = unescape(q + 1, qe, buf, sizeof(buf));
+		if (k > 0 && (size_t)k < n && (size_t)k <= sizeof(buf) && s[k] == '.' && !memcmp(buf, s, (size_t)k))
+			return (size_t)k;
+		return 0;
+	}
+	size_t k = (size_t)(qe - q - 2);
+	return k > 0 && k < n && s[k] == '.' && memcmp(q + 1, s, k) == 0 ? k : 0;
+}
+
+/* One member found: where its key starts and its value's span. */
+struct member {
+	const char *key, *val, *vend;
+};
+
+/* Finds path[0..plen) in the object starting at p ('{' after ws). */
+static int find(const char *p, const char *end, const char *path, size_t plen, struct member *m, int depth)
+{
+	p = ws(p, end);
+	if (p >= end || *p != '{' || depth > EVENT_MAX_DEPTH)
+		return 0;
+	p = ws(p + 1, end);
+	if (p < end && *p == '}')
+		return 0;
+	while (p < end) {
+		if (*p != '"')
+			return 0;
+		int esc;
+		const char *k = p, *ke = str_end(p, end, &esc);
+		if (!ke)
+			return 0;
+		p = ws(ke, end);
+		if (p >= end || *p != ':')
+			return 0;
+		const char *v = ws(p + 1, end);
+		const char *ve = skip(v, end, depth + 1);
+		if (!ve)
+			return 0;
+		if (key_eq(k, ke, esc, path, plen)) {
+			*m = (struct member){ k, v, ve };
+			return 1;
+		}
+		size_t kl = key_prefix(k, ke, esc, path, plen);
+		if (kl && *v == '{' && find(v, ve, path + kl + 1, plen - kl - 1, m, depth + 1))
+			return 1;
+		p = ws(ve, end);
+		if (p >= end || *p != ',')
+			return 0;
+		p = ws(p + 1, end);
+	}
+	return 0;
+}
+
+/* The root's member index: built by one scan on first use, then kept up to
+ * date by idx_update as the text changes (or dropped, to be rebuilt). It
+ * is a cache, so it is built through a const event. */
+static int root_index(const struct event *cev)
+{
+	struct event *ev = (struct event *)cev;
+	if (ev->ridx_state)
+		return ev->ridx_state > 0;
+	ev->ridx_state = -1;
+	ev->nridx = 0;
+	const char *base = ev->json, *end = ev->json + ev->len;
+	const char *p = ws(base, end);
+	if (p >= end || *p != '{')
+		return 0;
+	p = ws(p + 1, end);
+	if (p < end && *p == '}') {
+		ev->ridx_state = 1;
+		return 1;
+	}
+	while (p < end) {
+		int esc;
+		const char *k = p, *ke = *p == '"' ? str_end(p, end, &esc) : NULL;
+		if (!ke)
+			return 0;
+		p = ws(ke, end);
+		if (p >= end || *p != ':')
+			return 0;
+		const char *v = ws(p + 1, end), *ve = skip(v, end, 1);
+		if (!ve)
+			return 0;
+		if (ev->nridx == ev->ridx_cap) {
+			size_t cap = ev->ridx_cap ? ev->ridx_cap * 2 : 32;
+			struct event_member *nv = realloc(ev->ridx, cap * sizeof(*nv));
+			if (!nv)
+				return 0;
+			ev->ridx = nv;
+			ev->ridx_cap = cap;
+		}
+		ev->ridx[ev->nridx++] = (struct event_member){ (size_t)(k - base), (size_t)(ke - base),
+							       (size_t)(v - base), (size_t)(ve - base), esc };
+		p = ws(ve, end);
+		if (p < end && *p == '}') {
+			ev->ridx_state = 1;
+			return 1;
+		}
+		if (p >= end || *p != ',')
+			return 0;
+		p = ws(p + 1, end);
+	}
+	return 0;
+}
+
+static void idx_shift(struct event *ev, size_t from, size_t a, size_t b, size_t n)
+{
+	for (size_t j = from; j < ev->nridx; j++) {
+		struct event_member *f = &ev->ridx[j];
+		f->k = f->k - (b - a) + n;
+		f->ke = f->ke - (b - a) + n;
+		f->v = f->v - (b - a) + n;
+		f->ve = f->ve - (b - a) + n;
+	}
+}
+
+/* Appends the member written at text[a..a+n) (",\"k\":v" or "\"k\":v"). */
+static int idx_append(struct event *ev, size_t a, size_t n)
+{
+	const char *base = ev->json, *end = ev->json + a + n;
+	const char *p = ws(base + a, end);
+	if (p < end && *p == ',')
+		p = ws(p + 1, end);
+	int esc;
+	const char *ke = p < end && *p == '"' ? str_end(p, end, &esc) : NULL;
+	if (!ke)
+		return 0;
+	const char *c = ws(ke, end);
+	if (c >= end || *c != ':')
+		return 0;
+	const char *v = ws(c + 1, end);
+	if (ev->nridx == ev->ridx_cap) {
+		size_t cap = ev->ridx_cap ? ev->ridx_cap * 2 : 32;
+		struct event_member *nv = realloc(ev->ridx, cap * sizeof(*nv));
+		if (!nv)
+			return 0;
+		ev->ridx = nv;
+		ev->ridx_cap = cap;
+	}
+	ev->ridx[ev->nridx++] = (struct event_member){ (size_t)(p - base), (size_t)(ke - base), (size_t)(v - base),
+						       a + n, esc };
+	return 1;
+}
+
+/* The text's bytes [a, b) became n bytes (ev->json is the new text): the
+ * index follows a change inside one member's value, the removal of whole
+ * members, and a member added at the end of the root; anything else drops
+ * it, to be rebuilt by one scan when next needed. */
+static void idx_update(struct event *ev, size_t a, size_t b, size_t n)
+{
+	if (ev->ridx_state != 1)
+		return;
+	size_t i = 0;
+	while (i < ev->nridx && ev->ridx[i].ve < a + (a == b))
+		i++;   /* members wholly before the change */
+	if (i == ev->nridx) {
+		/* after every member: a member added at the end of the root */
+		if (a == b && n && idx_append(ev, a, n))
+			return;
+		ev->ridx_state = 0;
+		return;
+	}
+	struct event_member *e = &ev->ridx[i];
+	/* inside: a replacement within [v, ve], an insertion strictly
+	 * between (at v or ve it lands beside the value, not in it) */
+	if (a < b ? (e->v <= a && b <= e->ve) : (e->v < a && a < e->ve)) {
+		e->ve = e->ve - (b - a) + n;
+		idx_shift(ev, i + 1, a, b, n);
+		return;
+	}
+	/* whole members removed */
+	size_t j = i;
+	while (j < ev->nridx && ev->ridx[j].k >= a && ev->ridx[j].ve <= b)
+		j++;
+	if (j > i && n == 0 && (j == ev->nridx || ev->ridx[j].k >= b) && (i == 0 || ev->ridx[i - 1].ve <= a)) {
+		memmove(&ev->ridx[i], &ev->ridx[j], (ev->nridx - j) * sizeof(*ev->ridx));
+		ev->nridx -= j - i;
+		idx_shift(ev, i, a, b, n);
+		return;
+	}
+	ev->ridx_state = 0;
+}
+
+static int locate(const struct event *ev, const char *path, size_t plen, struct member *m)
+{
+	if (!plen)
+		return 0;
+	if (!root_index(ev))
+		return find(ev->json, ev->json + ev->len, path, plen, m, 0);
+	const char *base = ev->json;
+	for (size_t i = 0; i < ev->nridx; i++) {
+		const struct event_member *e = &ev->ridx[i];
+		const char *k = base + e->k, *ke = base + e->ke, *v = base + e->v, *ve = base + e->ve;
+		if (!e->esc) {
+			/* the common case, inline: a plain key is its bytes, so
+			 * its length alone rules out most members */
+			size_t kl = e->ke - e->k - 2;
+			if (kl == plen) {
+				if (!memcmp(k + 1, path, plen)) {
+					*m = (struct member){ k, v, ve };
+					return 1;
+				}
+			} else if (kl && kl < plen && path[kl] == '.' && *v == '{' && !memcmp(k + 1, path, kl) &&
+				   find(v, ve, path + kl + 1, plen - kl - 1, m, 1)) {
+				return 1;
+			}
+			continue;
+		}
+		if (key_eq(k, ke, e->esc, path, plen)) {
+			*m = (struct member){ k, v, ve };
+			return 1;
+		}
+		size_t kl = key_prefix(k, ke, e->esc, path, plen);
+		if (kl && *v == '{' && find(v, ve, path + kl + 1, plen - kl - 1, m, 1))
+			return 1;
+	}
+	return 0;
+}
+
+int event_get_raw(const struct event *ev, const char *path, const char **val, size_t *len)
+{
+	struct member m;
+	if (!locate(ev, path, strlen(path), &m))
+		return -ENOENT;
+	*val = m.val;
+	*len = (size_t)(m.vend - m.val);
+	return 0;
+}
+
+int event_has(const struct event *ev, const char *path)
+{
+	struct member m;
+	return locate(ev, path, strlen(path), &m);
+}
+
+ssize_t event_get_str(const struct event *ev, const char *path, char *buf, size_t cap)
+{
+	struct member m;
+	if (!cap || !locate(ev, path, strlen(path), &m))
+		return -ENOENT;
+	const char *v = m.val;
+	size_t vl = (size_t)(m.vend - v);
+	if (*v == '{' || *v == '[' || (vl == 4 && !memcmp(v, "null", 4)))
+		return -ENOENT;
+	ssize_t n;
+	if (*v == '"') {
+		n = unescape(v + 1, m.vend, buf, cap - 1);
+		if (n < 0)
+			return -ENOENT;
+	} else {
+		n = (ssize_t)vl;
+		memcpy(buf, v, vl < cap - 1 ? vl : cap - 1);
+	}
+	if ((size_t)n > cap - 1)
+		return -ENOSPC;
+	buf[n] = 0;
+	return n;
+}
+
+int event_get_sbuf(const struct event *ev, const char *path, struct sbuf *out)
+{
+	struct member m;
+	if (!locate(ev, path, strlen(path), &m))
+		return 0;
+	const char *v = m.val;
+	size_t vl = (size_t)(m.vend - v);
+	if (*v == '{' || *v == '[' || (vl == 4 && !memcmp(v, "null", 4)))
+		return 0;
+	if (sbuf_reserve(out, vl) < 0)
+		return 0;
+	if (*v == '"') {
+		ssize_t n = unescape(v + 1, m.vend, out->p + out->len, vl);
+		if (n < 0)
+			return 0;
+		out->len += (size_t)n;
+	} else {
+		memcpy(out->p + out->len, v, vl);
+		out->len += vl;
+	}
+	return 1;
+}
+
+int event_decode_str(const char *val, size_t len, struct sbuf *out)
+{
+	if (len < 2 || val[0] != '"' || val[len - 1] != '"' || sbuf_reserve(out, len) < 0)
+		return 0;
+	ssize_t n = unescape(val + 1, val + len, out->p + out->len, len);
+	if (n < 0)
+		return 0;
+	out->len += (size_t)n;
+	return 1;
+}
+
+/* --- changing ---------------------------------------------------------------------- */
+
+/* The root object's span, or -EINVAL. Taken from its first and last
+ * bytes, not scanned: the text comes from an input that wrote it as one
+ * object, and a write only inserts before the closing brace, so even a
+ * malformed middle is never read past its bounds. */
+static int root(const struct event *ev, const char **o, const char **oe)
+{
+	const char *end = ev->json + ev->len;
+	const char *p = ws(ev->json, end);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	if (end - p < 2 || *p != '{' || end[-1] != '}')
+		return -EINVAL;
+	*o = p;
+	*oe = end;
+	return 0;
+}
+
+/* Makes tmp the text: text[0..a) + ins + text[b..len), then swaps. */
+static int splice(struct event *ev, size_t a, size_t b, const char *ins, size_t n)
+{
+	struct sbuf *t = &ev->tmp;
+	t->len = 0;
+	t->err = 0;
+	if (sbuf_reserve(t, ev->len - (b - a) + n) < 0)
+		return -ENOMEM;
+	memcpy(t->p, ev->json, a);
+	if (n)
+		memcpy(t->p + a, ins, n);   /* ins may be NULL when n is 0 */
+	memcpy(t->p + a + n, ev->json + b, ev->len - b);
+	t->len = ev->len - (b - a) + n;
+	struct sbuf x = ev->buf;
+	ev->buf = *t;
+	*t = x;
+	ev->json = ev->buf.p;
+	ev->len = ev->buf.len;
+	idx_update(ev, a, b, n);
+	return 0;
+}
+
+int event_set_text(struct event *ev, const char *json, size_t len)
+{
+	return splice(ev, 0, ev->len, json, len);
+}
+
+/* Whether the object [o, oe) has no member. */
+static int obj_empty(const char *o, const char *oe)
+{
+	return ws(o + 1, oe) == oe - 1;
+}
+
+/* Swaps tmp in as the text. */
+static int take_tmp(struct event *ev)
+{
+	if (ev->tmp.err)
+		return -ENOMEM;
+	struct sbuf x = ev->buf;
+	ev->buf = ev->tmp;
+	ev->tmp = x;
+	ev->json = ev->buf.p;
+	ev->len = ev->buf.len;
+	return 0;
+}
+
+/* Appends "s": (a key and its colon). Config paths are plain ASCII: those
+ * bytes go as they are; anything else through json_put_string. */
+static void put_key(struct sbuf *t, const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		i++;
+	if (i < n) {
+		json_put_string(t, s, n);
+		sbuf_putc(t, ':');
+		return;
+	}
+	if (sbuf_reserve(t, n + 3) < 0)
+		return;
+	char *w = t->p + t->len;
+	w[0] = '"';
+	memcpy(w + 1, s, n);
+	w[n + 1] = '"';
+	w[n + 2] = ':';
+	t->len += n + 3;
+}
+
+int event_set_json(struct event *ev, const char *path, const char *json, size_t len)
+{
+	size_t plen = strlen(path);
+	if (!plen || path[0] == '.' || path[plen - 1] == '.' || strstr(path, ".."))
+		return -EINVAL;
+	struct member m;
+	if (locate(ev, path, plen, &m))
+		return splice(ev, (size_t)(m.val - ev->json), (size_t)(m.vend - ev->json), json, len);
+	/* Not there: the longest prefix that is an object takes the rest of
+	 * the path, built as nested objects; none: the root takes it all. */
+	const char *o = NULL, *oe = NULL;
+	size_t cut = plen;   /* path[cut..) is what gets built */
+	while (cut > 0) {
+		size_t i = cut - 1;
+		while (i > 0 && path[i] != '.')
+			i--;
+		if (i == 0)
+			break;
+		if (locate(ev, path, i, &m)) {
+			if (*m.val != '{')
+				return -EEXIST;  /* a scalar is in the way */
+			o = m.val;
+			oe = m.vend;
+			cut = i + 1;
+			break;
+		}
+		cut = i;
+	}
+	if (!o) {
+		if (root(ev, &o, &oe) < 0)
+			return -EINVAL;
+		cut = 0;
+	}
+	/* path[cut..plen) = "a.b.c" -> ,"a":{"b":{"c": value }} */
+	size_t at = (size_t)(oe - 1 - ev->json);
+	struct sbuf *t = &ev->tmp;
+	t->len = 0;
+	t->err = 0;
+	if (sbuf_reserve(t, ev->len + len + 2 * (plen - cut) + 16) < 0)
+		return -ENOMEM;
+	sbuf_put(t, ev->json, at);
+	if (!obj_empty(o, oe))
+		sbuf_putc(t, ',');
+	size_t depth = 0;
+	const char *seg = path + cut, *pend = path + plen;
+	for (;;) {
+		const char *dot = memchr(seg, '.', (size_t)(pend - seg));
+		size_t n = dot ? (size_t)(dot - seg) : (size_t)(pend - seg);
+		put_key(t, seg, n);
+		if (!dot)
+			break;
+		sbuf_putc(t, '{');
+		depth++;
+		seg = dot + 1;
+	}
+	sbuf_put(t, json, len);
+	while (depth--)
+		sbuf_putc(t, '}');
+	sbuf_put(t, ev->json + at, ev->len - at);
+	size_t grown = t->len - ev->len;
+	int rc = take_tmp(ev);
+	if (rc == 0)
+		idx_update(ev, at, at, grown);
+	return rc;
+}
+
+int event_set_str(struct event *ev, const char *path, const char *s, size_t n)
+{
+	struct sbuf *v = &ev->val;   /* its own buffer: s may point into scratch */
+	v->len = 0;
+	v->err = 0;
+	json_put_string(v, s, n);
+	return v->err ? -ENOMEM : event_set_json(ev, path, v->p, v->len);
+}
+
+int event_remove(struct event *ev, const char *path)
+{
+	struct member m;
+	if (!locate(ev, path, strlen(path), &m))
+		return -ENOENT;
+	const char *base = ev->json, *end = ev->json + ev->len;
+	const char *a = m.key, *b = m.vend;
+	const char *after = ws(b, end);
+	if (after < end && *after == ',') {
+		b = ws(after + 1, end);        /* "k":v, next -> next */
+	} else {
+		const char *q = a;             /* prev, "k":v -> prev */
+		while (q > base && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n' || q[-1] == '\r'))
+			q--;
+		if (q > base && q[-1] == ',') {
+			a = q - 1;
+			while (a > base && (a[-1] == ' ' || a[-1] == '\t' || a[-1] == '\n' || a[-1] == '\r'))
+				a--;
+		}
+	}
+	return splice(ev, (size_t)(a - base), (size_t)(b - base), NULL, 0);
+}
+
+/* --- merging ------------------------------------------------------------------------ */
+
+struct mspan {
+	const char *k, *ke, *v, *ve;
+	int esc;     /* the key holds a backslash */
+	int act;     /* merge: -2 skipped (repeated later), 0 appended, 1 + j replaces have[j];
+		      * for have[]: 1 + the add[] index replacing it, 0 none */
+	size_t at;   /* merge: where an appended member starts in the new text */
+};
+
+/* Collects the members of the object at p into the growable *v. Returns
+ * their count, -1 if malformed, -2 out of memory. */
+static ssize_t members(const char *p, const char *end, void **vp, size_t *cap)
+{
+	p = ws(p, end);
+	if (p >= end || *p != '{')
+		return -1;
+	p = ws(p + 1, end);
+	if (p < end && *p == '}')
+		return 0;
+	size_t n = 0;
+	while (p < end) {
+		struct mspan s;
+		if (*p != '"' || !(s.ke = str_end(p, end, &s.esc)))
+			return -1;
+		s.k = p;
+		p = ws(s.ke, end);
+		if (p >= end || *p != ':')
+			return -1;
+		s.v = ws(p + 1, end);
+		if (!(s.ve = skip(s.v, end, 1)))
+			return -1;
+		if (n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 32;
+			void *nv = realloc(*vp, nc * sizeof(struct mspan));
+			if (!nv)
+				return -2;
+			*vp = nv;
+			*cap = nc;
+		}
+		((struct mspan *)*vp)[n++] = s;
+		p = ws(s.ve, end);
+		if (p < end && *p == '}')
+			return (ssize_t)n;
+		if (p >= end || *p != ',')
+			return -1;
+		p = ws(p + 1, end);
+	}
+	return -1;
+}
+
+static int span_key_eq(const struct mspan *a, const struct mspan *b)
+{
+	if (!a->esc && !b->esc)
+		return a->ke - a->k == b->ke - b->k && memcmp(a->k, b->k, (size_t)(a->ke - a->k)) == 0;
+	char buf[KEY_MAX];
+	ssize_t n = unescape(b->k + 1, b->ke, buf, sizeof(buf));
+	return n >= 0 && (size_t)n <= sizeof(buf) && key_eq(a->k, a->ke, a->esc, buf, (size_t)n);
+}
+
+/* The root's index after a root merge, from the spans the merge used
+ * (old text: have[], obj: add[]), so the next lookup needs no scan. */
+static void merge_index(struct event *ev, const struct mspan *have, size_t nh, const struct mspan *add, size_t na)
+{
+	size_t need = nh + na;
+	if (need > ev->ridx_cap) {
+		struct event_member *nv = realloc(ev->ridx, need * sizeof(*nv));
+		if (!nv) {
+			ev->ridx_state = 0;
+			return;
+		}
+		ev->ridx = nv;
+		ev->ridx_cap = need;
+	}
+	const char *base = ev->json;
+	size_t n = 0, shift_up = 0, shift_down = 0;   /* new = old + up - down */
+	for (size_t j = 0; j < nh; j++) {
+		const struct mspan *h = &have[j];
+		struct event_member e = { (size_t)(h->k - base) + shift_up - shift_down,
+					  (size_t)(h->ke - base) + shift_up - shift_down,
+					  (size_t)(h->v - base) + shift_up - shift_down, 0, h->esc };
+		size_t oldv = (size_t)(h->ve - h->v), newv = oldv;
+		if (h->act > 0)
+			newv = (size_t)(add[h->act - 1].ve - add[h->act - 1].v);
+		e.ve = e.v + newv;
+		if (newv > oldv)
+			shift_up += newv - oldv;
+		else
+			shift_down += oldv - newv;
+		ev->ridx[n++] = e;
+	}
+	for (size_t i = 0; i < na; i++) {
+		const struct mspan *a = &add[i];
+		if (a->act != 0)
+			continue;
+		ev->ridx[n++] = (struct event_member){ a->at, a->at + (size_t)(a->ke - a->k), a->at + (size_t)(a->v - a->k),
+						       a->at + (size_t)(a->ve - a->k), a->esc };
+	}
+	ev->nridx = n;
+	ev->ridx_state = 1;
+}
+
+/* One pass: every member of obj replaces the value of the same key in the
+ * target object or is appended to it. Keys are taken literally (a dotted key
+ * from obj stays one key); of equal keys in obj the last wins. */
+static int merge_spans(struct event *ev, const char *path, const char *obj, size_t len, ssize_t na);
+
+int event_merge(struct event *ev, const char *path, const char *obj, size_t len)
+{
+	ssize_t na = members(obj, obj + len, &ev->madd, &ev->madd_cap);
+	if (na < 0)
+		return na == -2 ? -ENOMEM : -EINVAL;
+	return merge_spans(ev, path, obj, len, na);
+}
+
+/* event_merge once obj's na members are in ev->madd. */
+static int merge_spans(struct event *ev, const char *path, const char *obj, size_t len, ssize_t na)
+{
+	const char *o, *oe;
+	if (path && *path) {
+		struct member m;
+		if (!locate(ev, path, strlen(path), &m) || *m.val != '{')
+			return event_set_json(ev, path, obj, len);  /* the whole object is the value */
+		o = m.val;
+		oe = m.vend;
+	} else if (root(ev, &o, &oe) < 0) {
+		return -EINVAL;
+	}
+	if (na == 0)
+		return 0;
+	ssize_t nh;
+	if (!(path && *path) && root_index(ev)) {
+		/* the root's members are indexed already: no scan */
+		if (ev->nridx > ev->mhave_cap) {
+			void *nv = realloc(ev->mhave, ev->nridx * sizeof(struct mspan));
+			if (!nv)
+				return -ENOMEM;
+			ev->mhave = nv;
+			ev->mhave_cap = ev->nridx;
+		}
+		struct mspan *hv = ev->mhave;
+		for (size_t j = 0; j < ev->nridx; j++) {
+			const struct event_member *e = &ev->ridx[j];
+			hv[j] = (struct mspan){ ev->json + e->k, ev->json + e->ke, ev->json + e->v, ev->json + e->ve,
+						e->esc, 0, 0 };
+		}
+		nh = (ssize_t)ev->nridx;
+	} else {
+		nh = members(o, oe, &ev->mhave, &ev->mhave_cap);
+	}
+	if (nh < 0)
+		return nh == -2 ? -ENOMEM : -EINVAL;
+	struct mspan *add = ev->madd, *have = ev->mhave;
+	for (ssize_t i = 0; i < na; i++) {
+		int r = -1;
+		for (ssize_t j = 0; j < nh && r < 0; j++)
+			if (have[j].ke - have[j].k == add[i].ke - add[i].k || have[j].esc || add[i].esc)
+				if (span_key_eq(&have[j], &add[i]))
+					r = (int)j;
+		for (ssize_t k = i + 1; k < na; k++)
+			if (span_key_eq(&add[k], &add[i])) {
+				r = -3;
+				break;
+			}
+		add[i].act = r + 1;
+	}
+	struct sbuf *t = &ev->tmp;
+	t->len = 0;
+	t->err = 0;
+	if (sbuf_reserve(t, ev->len + len + 16) < 0)
+		return -ENOMEM;
+	const char *cur = ev->json;
+	/* replacements, in text order (have[] is in text order, and each
+	 * existing key is replaced by at most one surviving member) */
+	for (ssize_t j = 0; j < nh; j++) {
+		ssize_t w = -1;
+		for (ssize_t i = 0; i < na && w < 0; i++)
+			if (add[i].act == (int)j + 1)
+				w = i;
+		have[j].act = (int)(w + 1);
+		if (w < 0)
+			continue;
+		sbuf_put(t, cur, (size_t)(have[j].v - cur));
+		sbuf_put(t, add[w].v, (size_t)(add[w].ve - add[w].v));
+		cur = have[j].ve;
+	}
+	const char *close = oe - 1;
+	sbuf_put(t, cur, (size_t)(close - cur));
+	int first = obj_empty(o, oe);
+	for (ssize_t i = 0; i < na; i++) {
+		if (add[i].act != 0)
+			continue;
+		if (!first)
+			sbuf_putc(t, ',');
+		first = 0;
+		add[i].at = t->len;
+		sbuf_put(t, add[i].k, (size_t)(add[i].ve - add[i].k));
+	}
+	sbuf_put(t, close, (size_t)(ev->json + ev->len - close));
+	if (t->err)
+		return -ENOMEM;
+	size_t o_off = (size_t)(o - ev->json), oe_off = (size_t)(oe - ev->json), grown = t->len - ev->len;
+	if (path && *path) {
+		take_tmp(ev);
+		idx_update(ev, o_off, oe_off, oe_off - o_off + grown);   /* inside one root member */
+		return 0;
+	}
+	merge_index(ev, have, (size_t)nh, add, (size_t)na);
+	return take_tmp(ev);
+}
+
+/* --- validating ---------------------------------------------------------------------- */
+
+static const char *valid(const char *p, const char *end, int depth);
+
+static const char *valid_str(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		while (end - p >= 8 && !has_special_ctl(load8(p)))
+			p += 8;
+		if (p >= end)
+			break;
+		unsigned char c = (unsigned char)*p;
+		if (c == '"')
+			return p + 1;
+		if (c < 0x20)
+			return NULL;
+		if (c == '\\') {
+			if (++p >= end)
+				return NULL;
+			if (*p == 'u') {
+				for (int i = 1; i <= 4; i++) {
+					char h = p + i < end ? p[i] : 0;
+					if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+						return NULL;
+				}
+				p += 4;
+			} else if (!esc_char(*p)) {
+				return NULL;
+			}
+		}
+	}
+	return NULL;
+}
+
+static const char *digits(const char *p, const char *end)
+{
+	const char *s = p;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	return p > s ? p : NULL;
+}
+
+static const char *valid_num(const char *p, const char *end)
+{
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else if (!(p = digits(p, end)))
+		return NULL;
+	if (p < end && *p == '.' && !(p = digits(p + 1, end)))
+		return NULL;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (!(p = digits(p, end)))
+			return NULL;
+	}
+	return p;
+}
+
+static const char *valid(const char *p, const char *end, int depth)
+{
+	p = ws(p, end);
+	if (p >= end || depth > EVENT_MAX_DEPTH)
+		return NULL;
+	switch (*p) {
+	case '"':
+		return valid_str(p, end);
+	case '{':
+	case '[': {
+		char close = *p == '{' ? '}' : ']';
+		p = ws(p + 1, end);
+		if (p < end && *p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				p = ws(p, end);
+				if (p >= end || *p != '"' || !(p = valid_str(p, end)))
+					return NULL;
+				p = ws(p, end);
+				if (p >= end || *p != ':')
+					return NULL;
+				p++;
+			}
+			if (!(p = valid(p, end, depth + 1)))
+				return NULL;
+			p = ws(p, end);
+			if (p < end && *p == ',') {
+				p++;
+				continue;
+			}
+			return p < end && *p == close ? p + 1 : NULL;
+		}
+	}
+	case 't':
+		return end - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
+	case 'f':
+		return end - p >= 5 && !memcmp(p, "false", 5) ? p + 5 : NULL;
+	case 'n':
+		return end - p >= 4 && !memcmp(p, "null", 4) ? p + 4 : NULL;
+	default:
+		return valid_num(p, end);
+	}
+}
+
+int event_json_valid(const char *json, size_t len)
+{
+	const char *end = json + len;
+	const char *p = valid(json, end, 0);
+	return p && ws(p, end) == end;
+}
+
+int event_json_compact(const char *json, size_t len, struct sbuf *out)
+{
+	if (!event_json_valid(json, len))
+		return 0;
+	const char *p = ws(json, json + len), *end = json + len;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	if (sbuf_reserve(out, (size_t)(end - p)) < 0)
+		return 0;
+	/* Fast path: nothing to squeeze (no raw line break or tab; spaces
+	 * are kept, being legal inside one NDJSON line). */
+	if (!memchr(p, '\n', (size_t)(end - p)) && !memchr(p, '\r', (size_t)(end - p)) &&
+	    !memchr(p, '\t', (size_t)(end - p))) {
+		sbuf_put(out, p, (size_t)(end - p));
+		return 1;
+	}
+	int in_str = 0;
+	for (; p < end; p++) {
+		char c = *p;
+		if (in_str) {
+			if (c == '\\' && p + 1 < end) {
+				sbuf_putc(out, c);
+				c = *++p;
+			} else if (c == '"') {
+				in_str = 0;
+			}
+		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			continue;
+		} else if (c == '"') {
+			in_str = 1;
+		}
+		sbuf_putc(out, c);
+	}
+	return !out->err;
+}
+
+/* --- validating and merging in one pass ----------------------------------------------- */
+
+/* valid() and members() at once, for text expected to be an object: its
+ * members into *vp, each value validated as it is passed. The count; -1 not
+ * valid JSON, -3 valid but not an object, -2 out of memory. *o, *oe: the
+ * object's span without the blanks around it. */
+static ssize_t valid_members(const char *p, const char *end, void **vp, size_t *cap, const char **o,
+			     const char **oe)
+{
+	const char *s = ws(p, end);
+	if (s >= end || *s != '{')
+		return event_json_valid(p, (size_t)(end - p)) ? -3 : -1;
+	*o = s;
+	p = ws(s + 1, end);
+	size_t n = 0;
+	if (p < end && *p == '}') {
+		p++;
+	} else {
+		for (;;) {
+			struct mspan m;
+			if (p >= end || *p != '"' || !(m.ke = valid_str(p, end)))
+				return -1;
+			m.k = p;
+			m.esc = memchr(p + 1, '\\', (size_t)(m.ke - p - 1)) != NULL;
+			p = ws(m.ke, end);
+			if (p >= end || *p != ':')
+				return -1;
+			m.v = ws(p + 1, end);
+			if (!(m.ve = valid(m.v, end, 1)))
+				return -1;
+			m.act = 0;
+			m.at = 0;
+			if (n == *cap) {
+				size_t nc = *cap ? *cap * 2 : 32;
+				void *nv = realloc(*vp, nc * sizeof(struct mspan));
+				if (!nv)
+					return -2;
+				*vp = nv;
+				*cap = nc;
+			}
+			((struct mspan *)*vp)[n++] = m;
+			p = ws(m.ve, end);
+			if (p < end && *p == ',') {
+				p = ws(p + 1, end);
+				continue;
+			}
+			if (p < end && *p == '}') {
+				p++;
+				break;
+			}
+			return -1;
+		}
+	}
+	*oe = p;
+	return ws(p, end) == end ? (ssize_t)n : -1;
+}
+
+int event_merge_checked(struct event *ev, const char *path, const char *obj, size_t len, const char *remove)
+{
+	/* Blanks that span lines (outside strings: inside they are invalid)
+	 * are squeezed first, as event_json_compact does; then the plain
+	 * scan below finds them no more. The rare case: two passes. */
+	if (memchr(obj, '\n', len) || memchr(obj, '\r', len) || memchr(obj, '\t', len)) {
+		struct sbuf *v = &ev->val;
+		v->len = 0;
+		v->err = 0;
+		if (!event_json_compact(obj, len, v))
+			return v->err ? -ENOMEM : -EBADMSG;
+		if (v->p[0] != '{')
+			return -EDOM;
+		obj = v->p;
+		len = v->len;
+	}
+	const char *o = obj, *oe = obj + len;
+	ssize_t na = valid_members(obj, obj + len, &ev->madd, &ev->madd_cap, &o, &oe);
+	if (na < 0)
+		return na == -2 ? -ENOMEM : na == -3 ? -EDOM : -EBADMSG;
+	if (remove)
+		event_remove(ev, remove);
+	return merge_spans(ev, path, o, (size_t)(oe - o), na);
+}

@@ -1,0 +1,106 @@
+/* One event on its way through the filters (agent/module.h, docs/filters.md).
+ *
+ * An event is its input's name and tag, its time (ms, the ring record's
+ * timestamp) and its ECS JSON text, one object. The text stays text: fields
+ * are read and written by scanning it (the paths of common/json_path.h:
+ * "a.b.c" matches nested objects, a flat ECS key "a.b.c", or any mix), and a
+ * write splices the new value into the text. Nothing is parsed into a tree,
+ * so a chain of filters costs a few scans of a few hundred bytes per event.
+ *
+ * Memory: the event starts by borrowing the input's text (no copy); the
+ * first change copies it into the event's own buffer, which is reused from
+ * one event to the next (no allocation per event once warm). Pointers from
+ * event_json() and event_get_raw() are valid until the next change.
+ *
+ * Errors are negative errno values: -ENOENT (no such field), -EINVAL (bad
+ * path, or the text is not a JSON object), -ENOSPC (does not fit), -ENOMEM. */
+#ifndef LOGSHIP_AGENT_EVENT_H
+#define LOGSHIP_AGENT_EVENT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/sbuf.h"
+
+struct event_member { size_t k, ke, v, ve; int esc; };
+
+struct event {
+	const char *input, *tag;       /* the input's name; tag or NULL */
+	int64_t ts_ms;                 /* event time */
+	const char *json;              /* the current text: borrowed, or buf.p */
+	size_t len;
+	struct sbuf buf, tmp;          /* own text once changed; scratch for splices */
+	struct sbuf scratch;           /* for filters: reset by event_begin */
+	/* private to event.c: a value being written, member indexes, and the
+	 * root's members (offsets), kept across changes so that a chain of
+	 * filters does not rescan the text for every field */
+	struct sbuf val;
+	void *madd, *mhave;
+	size_t madd_cap, mhave_cap;
+	struct event_member *ridx;
+	size_t nridx, ridx_cap;
+	int ridx_state;                /* 0 not built, 1 valid, -1 text not an object */
+};
+
+/* Begins an event borrowing json[0..len) (valid while it is processed). */
+void event_begin(struct event *ev, const char *input, const char *tag, int64_t ts_ms,
+		 const char *json, size_t len);
+/* Frees the buffers (the event can begin again after). */
+void event_free(struct event *ev);
+
+const char *event_input(const struct event *ev);
+const char *event_tag(const struct event *ev);    /* NULL: none */
+int64_t event_time(const struct event *ev);
+void event_set_time(struct event *ev, int64_t ts_ms);
+/* The current JSON text and its length. */
+const char *event_json(const struct event *ev, size_t *len);
+/* Replaces the whole text (must be one JSON object; not checked here). */
+int event_set_text(struct event *ev, const char *json, size_t len);
+
+/* Decoded string value at a dotted path (nested objects or flat ECS keys, as
+ * common/json_path.c reads them): a string unescaped, a number, true or false
+ * as written, NUL-terminated in buf. Its length; -ENOENT if absent or not a
+ * string/number/bool (null, object, array), -ENOSPC if longer than cap-1. */
+ssize_t event_get_str(const struct event *ev, const char *path, char *buf, size_t cap);
+/* The same, appended to an sbuf (no length limit). 1 found, 0 absent. */
+int event_get_sbuf(const struct event *ev, const char *path, struct sbuf *out);
+/* The raw JSON value at path, any kind (object, array, string with its
+ * quotes, number, null): points into the text. 0 or -ENOENT. */
+int event_get_raw(const struct event *ev, const char *path, const char **val, size_t *len);
+/* Appends the decoded text of a raw JSON string value (quotes included, as
+ * event_get_raw gives it) to out. 1, or 0 if it is not a valid string. */
+int event_decode_str(const char *val, size_t len, struct sbuf *out);
+/* Whether path is present (any value, null included). */
+int event_has(const struct event *ev, const char *path);
+
+/* Sets path to a raw JSON value (object, string, number...), creating
+ * intermediate objects, replacing an existing value. 0 or -errno. The value
+ * is not validated: callers pass JSON they wrote or read from the event. */
+int event_set_json(struct event *ev, const char *path, const char *json, size_t len);
+/* Sets path to the JSON string s[0..n) (escaped here). */
+int event_set_str(struct event *ev, const char *path, const char *s, size_t n);
+/* Removes path (key and value). 0, or -ENOENT if it was not there. */
+int event_remove(struct event *ev, const char *path);
+/* Merges every member of the JSON object obj[0..len) into the object at
+ * path (NULL or "": the root), each like event_set_json (a member replaces
+ * the value of the same key). 0, -EINVAL if obj is not a valid object. */
+int event_merge(struct event *ev, const char *path, const char *obj, size_t len);
+/* event_merge for text nobody checked yet (a field just parsed): validates
+ * obj[0..len) as event_json_valid does (blanks spanning lines squeezed as
+ * event_json_compact does) while collecting its members, in one pass; if it
+ * is a valid object, removes `remove` (a path; NULL: none; absent: fine) and
+ * merges. Nothing changes unless obj is valid: -EBADMSG not valid JSON,
+ * -EDOM valid JSON but not an object; else as event_merge. obj must not
+ * point into the event's own buffers. */
+int event_merge_checked(struct event *ev, const char *path, const char *obj, size_t len, const char *remove);
+
+/* Validates that json[0..len) is one JSON value (RFC 8259) with nesting no
+ * deeper than 64: 1 if so. Used before splicing text a filter did not write. */
+int event_json_valid(const char *json, size_t len);
+/* Validates json[0..len) as above and appends it to out on one line (the
+ * blanks between tokens removed when it spans lines: the ring's events are
+ * NDJSON lines for some outputs). 1 if valid, 0 if not (out unchanged in
+ * length only on success). */
+int event_json_compact(const char *json, size_t len, struct sbuf *out);
+
+#endif

@@ -1,0 +1,84 @@
+/* Filter modify: rename, copy, set, add, remove in that order, typed YAML
+ * values, ${ENV} (at load) and ${field} templates (per event), nested and
+ * flat paths, writes that cannot happen (counted), bad configs. */
+#include "tests/unit/filter_testlib.h"
+
+static void test_ops(void **state)
+{
+	(void)state;
+	static const struct fcase c[] = {
+		{ "{\"a\":1,\"lvl\":\"info\",\"junk\":{\"x\":1},\"msg\":\"m\"}", FILTER_KEEP,
+		  "{\"a\":1,\"msg\":\"m\",\"log\":{\"level\":\"info\"},\"message\":\"m\",\"env\":\"prod\",\"n\":42,"
+		  "\"f\":1.5,\"b\":false,\"s\":\"42\",\"nul\":null,\"list\":[1,\"x\"],\"added\":\"yes\"}" },
+		/* add does not overwrite; set does; absent sources do nothing */
+		{ "{\"env\":\"dev\",\"added\":\"no\",\"n\":0}", FILTER_KEEP,
+		  "{\"env\":\"prod\",\"added\":\"no\",\"n\":42,\"f\":1.5,\"b\":false,\"s\":\"42\",\"nul\":null,\"list\":[1,\"x\"]}" },
+		/* rename onto an existing field replaces it */
+		{ "{\"lvl\":\"e\",\"log\":{\"level\":\"old\",\"k\":1}}", FILTER_KEEP,
+		  "{\"log\":{\"level\":\"e\",\"k\":1},\"env\":\"prod\",\"n\":42,\"f\":1.5,\"b\":false,\"s\":\"42\","
+		  "\"nul\":null,\"list\":[1,\"x\"],\"added\":\"yes\"}" },
+		/* invalid JSON: nothing can be changed; the event goes on as it is */
+		{ "{\"a\":", FILTER_KEEP, NULL },
+	};
+	ftest_table("{type: modify, rename: {lvl: log.level}, copy: {msg: message}, "
+		    "set: {env: prod, n: 42, f: 1.5, b: false, s: '42', nul: ~, list: [1, x]}, "
+		    "add: {added: 'yes'}, remove: [junk, nothere]}", c, sizeof(c) / sizeof(c[0]));
+}
+
+static void test_templates_and_env(void **state)
+{
+	(void)state;
+	setenv("LOGSHIP_TEST_CLUSTER", "eu-1", 1);
+	static const struct fcase c[] = {
+		{ "{\"kubernetes\":{\"namespace\":\"ns\",\"pod\":{\"name\":\"p\"}}}", FILTER_KEEP,
+		  "{\"kubernetes\":{\"namespace\":\"ns\",\"pod\":{\"name\":\"p\"}},\"cluster\":\"eu-1\",\"id\":\"ns/p\"}" },
+		{ "{}", FILTER_KEEP, "{\"cluster\":\"eu-1\",\"id\":\"/\"}" },
+		{ "{\"kubernetes.namespace\":\"a\\\"b\"}", FILTER_KEEP,
+		  "{\"kubernetes.namespace\":\"a\\\"b\",\"cluster\":\"eu-1\",\"id\":\"a\\\"b/\"}" },
+	};
+	ftest_table("{type: modify, set: {cluster: '${LOGSHIP_TEST_CLUSTER}', "
+		    "id: '${kubernetes.namespace}/${kubernetes.pod.name}'}}", c, sizeof(c) / sizeof(c[0]));
+}
+
+static void test_cannot_write(void **state)
+{
+	(void)state;
+	struct ftest t;
+	ftest_new(&t, "{type: modify, set: {a.b: 1}}");
+	char *out;
+	assert_int_equal(ftest_run(&t, "{\"a\":\"scalar\"}", &out), FILTER_KEEP);
+	assert_string_equal(out, "{\"a\":\"scalar\"}");
+	free(out);
+	assert_int_equal(filter_instance_stat(t.f, "modify_failed"), 1);
+	/* deep: creates the whole path */
+	assert_int_equal(ftest_run(&t, "{\"z\":[{\"a\":1}]}", &out), FILTER_KEEP);
+	assert_string_equal(out, "{\"z\":[{\"a\":1}],\"a\":{\"b\":1}}");
+	free(out);
+	ftest_free(&t);
+}
+
+static void test_bad_configs(void **state)
+{
+	(void)state;
+	ftest_bad("{type: modify}", "modify needs at least one of");
+	ftest_bad("{type: modify, set: [a]}", "'set' must be a map");
+	ftest_bad("{type: modify, rename: {a: {b: c}}}", "rename: the value of 'a' must be a single value");
+	ftest_bad("{type: modify, copy: {a: 'b..c'}}", "copy: 'b..c' is not a field path");
+	ftest_bad("{type: modify, remove: ['.x']}", "remove: '.x' is not a field path");
+	struct ftest t;
+	struct cfg_error err;
+	unsetenv("LOGSHIP_TEST_UNSET");
+	assert_true(ftest_load(&t, "{type: modify, set: {a: '${LOGSHIP_TEST_UNSET}'}}", &err) < 0);
+	assert_non_null(strstr(err.msg, "LOGSHIP_TEST_UNSET"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ops),
+		cmocka_unit_test(test_templates_and_env),
+		cmocka_unit_test(test_cannot_write),
+		cmocka_unit_test(test_bad_configs),
+	};
+	return cmocka_run_group_tests_name("filter_modify", tests, NULL, NULL);
+}
