@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/filter.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/notify.h"
@@ -96,8 +97,20 @@ static int ckq_push(struct pipeline *p, int64_t end, struct input *in)
 	return 0;
 }
 
+static void ckpt_written(void *arg, const char *name, int64_t done_ms)
+{
+	struct pipeline *p = arg;
+	if (!done_ms)
+		return;  /* reported by checkpoint_write */
+	METRIC_ADD(p->checkpoint_writes, 1);
+	for (size_t i = 0; i < p->ninputs; i++)
+		if (strcmp(p->inputs[i]->name, name) == 0)
+			p->inputs[i]->ckpt_written_ms = done_ms;
+}
+
 /* Moves every queued position the ring's durable offset covers into its
- * input's checkpoint, then writes the checkpoints that changed. */
+ * input's checkpoint, then hands the checkpoints that changed to the writer
+ * thread (so the loop never waits for their fsyncs). */
 static void ckpt_process(struct pipeline *p)
 {
 	int64_t durable = log_durable_offset(p->ring);
@@ -124,10 +137,9 @@ static void ckpt_process(struct pipeline *p)
 		if (!in->ckpt_dirty)
 			continue;
 		in->ckpt_dirty = 0;
-		if (checkpoint_write(p->ckpt_dirfd, in->name, in->ckpt, in->ckpt_len) == 0) {
-			METRIC_ADD(p->checkpoint_writes, 1);
-			in->ckpt_written_ms = wall_ms();
-		}
+		int rc = ckpt_writer_submit(p->ckw, in->name, in->ckpt, in->ckpt_len);
+		if (rc < 0)
+			LOG_ERROR(in->name, "checkpoint not written (%s): a restart re-reads more", strerror(-rc));
 		/* Nothing newer pending: the checkpoint has caught up. */
 		int pending = in->pos_in_batch;
 		for (size_t k = 0; k < p->ckq_len && !pending; k++)
@@ -226,7 +238,7 @@ static void flush(struct pipeline *p)
 		p->batch_finished = 1;
 	}
 	int64_t base;
-	int rc = log_append(p->ring, p->batch.out, p->batch.out_len, &base);
+	int rc = log_append_built(p->ring, p->batch.out, p->batch.out_len, &base);
 	if (rc < 0) {
 		set_blocked(p, rc);
 		return;
@@ -362,6 +374,7 @@ static void on_ring_event(void *arg, int fd, unsigned ev)
 	(void)r;
 	(void)ev;
 	unsigned events = atomic_exchange(&p->ring_events, 0);
+	ckpt_writer_collect(p->ckw, ckpt_written, p);  /* the writer uses this eventfd too */
 	if (events & LOG_EV_DURABLE)
 		ckpt_process(p);
 	if ((events & LOG_EV_SPACE) && p->blocked)
@@ -396,6 +409,10 @@ static int ring_open(struct pipeline *p, const struct agent_config *c)
 		return rc;
 	}
 	rc = checkpoint_dir_open(c->data_dir, &p->ckpt_dirfd);
+	if (rc == 0 && (rc = ckpt_writer_start(p->ckpt_dirfd, p->evfd, &p->ckw)) < 0) {
+		close(p->ckpt_dirfd);
+		p->ckpt_dirfd = -1;
+	}
 	if (rc < 0) {
 		LOG_ERROR(COMP, "cannot open %s/checkpoints: %s", c->data_dir, strerror(-rc));
 		log_close(p->ring);
@@ -418,6 +435,10 @@ static void ring_close(struct pipeline *p)
 	if (p->ring) {
 		log_close(p->ring);
 		p->ring = NULL;
+	}
+	if (p->ckw) {
+		ckpt_writer_stop(p->ckw);  /* writes what is pending first */
+		p->ckw = NULL;
 	}
 	if (p->ckpt_dirfd >= 0) {
 		close(p->ckpt_dirfd);
@@ -610,8 +631,10 @@ static void reload(struct pipeline *p)
 	 * restarted leave nothing behind (if the ring is full it stays queued;
 	 * a stopped input's positions are then simply not checkpointed). */
 	flush(p);
-	if (!p->blocked && log_sync(p->ring) == 0)
+	if (!p->blocked && log_sync(p->ring) == 0) {
 		ckpt_process(p);  /* restarted inputs resume exactly where they were */
+		ckpt_writer_drain(p->ckw);
+	}
 	int ring_changed = agent_config_ring_changed(cfg(p), nc);
 	size_t kept = 0, restarted = 0, removed = 0;
 	if (!ring_changed) {
@@ -698,6 +721,7 @@ static void reload(struct pipeline *p)
 	}
 	add_instances(p, nr, in_v, out_v, 0);
 	install_lists(p, in_v, nc->ninputs, out_v, nc->noutputs);
+	filters_apply(p, nr, 0);   /* changed filters restart; every input gets its chain */
 	free(in_v);
 	free(out_v);
 	struct cfg_ref *old = p->cref;
@@ -785,7 +809,7 @@ int pipeline_new(struct agent_config *c, const char *main_file, const char *conf
 	install_lists(p, in_v, c->ninputs, out_v, c->noutputs);
 	free(in_v);
 	free(out_v);
-	if (rc < 0)
+	if (rc < 0 || (rc = filters_apply(p, p->cref, 1)) < 0)
 		goto fail;
 	if (!c->ninputs)
 		LOG_WARN(COMP, "no inputs configured");
@@ -869,6 +893,7 @@ void pipeline_free(struct pipeline *p)
 	free(p->status_listen);
 	for (size_t i = 0; i < p->ninputs; i++)
 		remove_input(p, p->inputs[i]);
+	filters_free(p);
 	stop_all_outputs(p);
 	for (size_t i = 0; i < p->noutputs; i++)
 		output_destroy(p->outputs[i]);

@@ -383,9 +383,9 @@ int batch_builder_add(struct batch_builder *b, int64_t ts, const void *key, int3
 		body += bytes_size(headers[i].key_len) + bytes_size(headers[i].value ? headers[i].value_len : -1);
 	if (body > BATCH_MAX_BYTES || b->len + body + VARINT_MAX > BATCH_MAX_BYTES - BATCH_HEADER_SIZE)
 		return -EMSGSIZE;
-	if (reserve(&b->buf, &b->cap, b->len + body + VARINT_MAX) < 0)
+	if (reserve(&b->buf, &b->cap, BATCH_HEADER_SIZE + b->len + body + VARINT_MAX) < 0)
 		return -ENOMEM;
-	uint8_t *p = b->buf + b->len;
+	uint8_t *p = b->buf + BATCH_HEADER_SIZE + b->len;
 	p += varint_encode((int32_t)body, p);
 	*p++ = 0;  /* record attributes */
 	p += varlong_encode(tdelta, p);
@@ -397,7 +397,7 @@ int batch_builder_add(struct batch_builder *b, int64_t ts, const void *key, int3
 		p = put_bytes(p, headers[i].key, headers[i].key_len);
 		p = put_bytes(p, headers[i].value, headers[i].value ? headers[i].value_len : -1);
 	}
-	b->len = (size_t)(p - b->buf);
+	b->len = (size_t)(p - b->buf) - BATCH_HEADER_SIZE;
 	if (ts > b->max_timestamp)
 		b->max_timestamp = ts;
 	b->count++;
@@ -409,21 +409,23 @@ size_t batch_builder_size(const struct batch_builder *b)
 	return BATCH_HEADER_SIZE + b->len;
 }
 
+/* Compresses the records into b->zbuf (after room for the header). */
 static int compress_into(struct batch_builder *b, size_t *n)
 {
+	const uint8_t *rec = b->buf + BATCH_HEADER_SIZE;
 	if (b->compression == BATCH_COMPRESSION_GZIP) {
 		z_stream z;
 		memset(&z, 0, sizeof(z));
 		if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 			return -ENOMEM;
 		size_t bound = deflateBound(&z, (uLong)b->len) + 32;
-		if (reserve(&b->out, &b->out_cap, BATCH_HEADER_SIZE + bound) < 0) {
+		if (reserve(&b->zbuf, &b->zcap, BATCH_HEADER_SIZE + bound) < 0) {
 			deflateEnd(&z);
 			return -ENOMEM;
 		}
-		z.next_in = b->buf;
+		z.next_in = (Bytef *)rec;
 		z.avail_in = (uInt)b->len;
-		z.next_out = b->out + BATCH_HEADER_SIZE;
+		z.next_out = b->zbuf + BATCH_HEADER_SIZE;
 		z.avail_out = (uInt)bound;
 		int zr = deflate(&z, Z_FINISH);
 		*n = bound - z.avail_out;
@@ -431,9 +433,9 @@ static int compress_into(struct batch_builder *b, size_t *n)
 		return zr == Z_STREAM_END ? 0 : -EPROTO;
 	}
 	size_t bound = ZSTD_compressBound(b->len);
-	if (reserve(&b->out, &b->out_cap, BATCH_HEADER_SIZE + bound) < 0)
+	if (reserve(&b->zbuf, &b->zcap, BATCH_HEADER_SIZE + bound) < 0)
 		return -ENOMEM;
-	size_t zr = ZSTD_compress(b->out + BATCH_HEADER_SIZE, bound, b->buf, b->len, 3);
+	size_t zr = ZSTD_compress(b->zbuf + BATCH_HEADER_SIZE, bound, rec, b->len, 3);
 	if (ZSTD_isError(zr))
 		return -EPROTO;
 	*n = zr;
@@ -443,13 +445,12 @@ static int compress_into(struct batch_builder *b, size_t *n)
 int batch_builder_finish(struct batch_builder *b, const uint8_t **batch, size_t *len)
 {
 	size_t n;
+	uint8_t *h;
 	if (b->count == 0)
 		return -EINVAL;
 	switch (b->compression) {
 	case BATCH_COMPRESSION_NONE:
-		if (reserve(&b->out, &b->out_cap, BATCH_HEADER_SIZE + b->len) < 0)
-			return -ENOMEM;
-		memcpy(b->out + BATCH_HEADER_SIZE, b->buf, b->len);
+		h = b->buf;  /* the records are already in place after the header */
 		n = b->len;
 		break;
 	case BATCH_COMPRESSION_GZIP:
@@ -457,6 +458,7 @@ int batch_builder_finish(struct batch_builder *b, const uint8_t **batch, size_t 
 		int rc = compress_into(b, &n);
 		if (rc < 0)
 			return rc;
+		h = b->zbuf;
 		break;
 	}
 	default:
@@ -465,7 +467,6 @@ int batch_builder_finish(struct batch_builder *b, const uint8_t **batch, size_t 
 	size_t total = BATCH_HEADER_SIZE + n;
 	if (total > BATCH_MAX_BYTES)
 		return -EMSGSIZE;
-	uint8_t *h = b->out;
 	put64(h, 0);
 	put32(h + OFF_LENGTH, (uint32_t)(total - BATCH_LOG_OVERHEAD));
 	put32(h + OFF_EPOCH, 0xffffffffu);  /* no partition leader epoch */
@@ -479,8 +480,9 @@ int batch_builder_finish(struct batch_builder *b, const uint8_t **batch, size_t 
 	put32(h + OFF_BASE_SEQ, 0xffffffffu);
 	put32(h + OFF_COUNT, (uint32_t)b->count);
 	put32(h + OFF_CRC, crc32c(0, h + OFF_ATTR, total - OFF_ATTR));
+	b->out = h;
 	b->out_len = total;
-	*batch = b->out;
+	*batch = h;
 	*len = total;
 	return 0;
 }
@@ -496,6 +498,6 @@ void batch_builder_reset(struct batch_builder *b)
 void batch_builder_free(struct batch_builder *b)
 {
 	free(b->buf);
-	free(b->out);
+	free(b->zbuf);
 	memset(b, 0, sizeof(*b));
 }

@@ -95,15 +95,17 @@ int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len);
 int batch_iter_next(struct batch_iter *it, struct batch_record *r);
 void batch_iter_free(struct batch_iter *it);
 
-/* Building a batch. Records are appended uncompressed into a growing buffer;
- * batch_builder_finish compresses (if asked), fills the header and CRC.
+/* Building a batch. Records are appended uncompressed into a growing buffer,
+ * after room left for the header; batch_builder_finish fills the header and
+ * CRC in place (no copy of the records), or compresses into a second buffer.
  * baseOffset is written as 0: the log assigns it on append. */
 struct batch_builder {
-	uint8_t *buf; size_t len, cap; /* records area, uncompressed */
+	uint8_t *buf; size_t len, cap; /* header room + records (len: records' bytes) */
 	int32_t count;
 	int64_t base_timestamp, max_timestamp;
 	int compression;
-	uint8_t *out; size_t out_len, out_cap; /* finished batch */
+	uint8_t *out; size_t out_len;  /* finished batch: points into buf or zbuf */
+	uint8_t *zbuf; size_t zcap;    /* compressed batches */
 };
 void batch_builder_init(struct batch_builder *b, enum batch_compression c);
 /* ts in ms since the epoch. key/value may be NULL (null). Returns 0 or -ENOMEM. */

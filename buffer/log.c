@@ -4,9 +4,14 @@
  * Locking: l->mu guards all metadata. Appends write (pwrite to the page cache)
  * under l->mu, so readers always see whole batches below a segment's `size`.
  * Readers take a reference on a segment under l->mu and pread outside it.
- * fdatasync never runs under l->mu except when a segment is sealed by a roll
- * (rare: once per segment_bytes), so that a sealed segment is always durable
- * and a sync of the active segment covers everything appended before it. */
+ * fdatasync never runs under l->mu, and never in the appending thread (but
+ * under fsync: always, where the append waits for it by definition): a roll
+ * only marks the sealed segment `unsynced` and the directory dirty (so does
+ * a segment deletion), and the next group commit (log_sync, from the
+ * flusher) syncs the sealed segments, then the directory, then the active
+ * segment, before it moves the durable offset. So the durable offset never
+ * passes a byte that is not on disk, whichever segment holds it, and the
+ * appender never waits for the disk. */
 #include "buffer/log_internal.h"
 
 #include <dirent.h>
@@ -58,6 +63,18 @@ void log_notify(struct log *l, unsigned events)
 int log_sync_dir(struct log *l)
 {
 	return fsync(l->dirfd) < 0 ? -errno : 0;
+}
+
+/* With l->mu held: segments were deleted. The directory is synced by the next
+ * group commit, not here: an fsync under l->mu would stall every appender
+ * (and a reader committing its cursor) for as long as the disk takes. A
+ * crash before that sync can only bring a deleted segment back, which is
+ * harmless: every cursor is past it (or retention and drop_oldest chose it),
+ * and it is deleted again. */
+void log_dir_changed_locked(struct log *l)
+{
+	if (l->cfg.fsync != LOG_FSYNC_NEVER)
+		l->dir_unsynced = 1;
 }
 
 static int64_t wall_ms(void)
@@ -184,7 +201,7 @@ int log_free_behind_cursors_locked(struct log *l)
 		n++;
 	}
 	if (n)
-		log_sync_dir(l);
+		log_dir_changed_locked(l);
 	return n;
 }
 
@@ -192,9 +209,12 @@ int log_free_behind_cursors_locked(struct log *l)
 
 /* Scans a segment's batches from position 0. Sealed segments: headers only
  * (a corrupt batch inside is found and skipped by readers, which check every
- * CRC). The last segment: every CRC, and the file is cut at the first batch
- * that is torn or corrupt, since everything after it was never acknowledged
- * under the fsync policy (an append is durable only if all before it are). */
+ * CRC; a sealed segment cut short by a power loss before the group commit
+ * that would have synced it held nothing acknowledged: the durable offset
+ * never passes an unsynced segment, see the top). The last segment: every
+ * CRC, and the file is cut at the first batch that is torn or corrupt, since
+ * everything after it was never acknowledged under the fsync policy (an
+ * append is durable only if all before it are). */
 static int seg_scan(struct log *l, struct segment *s, int last)
 {
 	struct stat stb;
@@ -488,7 +508,7 @@ static int make_room_locked(struct log *l, size_t len, unsigned *events)
 		}
 		if (n) {
 			l->st.dropped_records += records;
-			log_sync_dir(l);
+			log_dir_changed_locked(l);
 			log_report(l, LOG_LEVEL_WARN,
 				   "full (max_bytes %" PRIu64 "): dropped the %d oldest segment(s), %" PRIu64
 				   " records; the log now starts at offset %" PRId64,
@@ -502,11 +522,12 @@ static int make_room_locked(struct log *l, size_t len, unsigned *events)
 	return -ENOSPC;
 }
 
+/* Seals the active segment and starts a new one at l->end. Nothing here
+ * waits for the disk: the sealed segment and the directory entry of the new
+ * one are made durable by the next group commit (see the top). */
 static int roll_locked(struct log *l)
 {
 	struct segment *old = l->nsegs ? l->segs[l->nsegs - 1] : NULL;
-	if (old && l->cfg.fsync != LOG_FSYNC_NEVER && fdatasync(old->fd) < 0)
-		return -errno;  /* a sealed segment is always durable: see the top */
 	struct segment *s = seg_create(l, l->end);
 	if (!s)
 		return -errno;
@@ -517,10 +538,15 @@ static int roll_locked(struct log *l)
 		seg_free(s);
 		return -ENOMEM;
 	}
-	if (l->cfg.fsync != LOG_FSYNC_NEVER)
-		log_sync_dir(l);
+	if (l->cfg.fsync != LOG_FSYNC_NEVER) {
+		if (old && old->size > 0)
+			old->unsynced = 1;
+		l->dir_unsynced = 1;
+	}
 	return 0;
 }
+
+static int append(struct log *l, uint8_t *batch, size_t len, int64_t *base_offset);
 
 int log_append(struct log *l, uint8_t *batch, size_t len, int64_t *base_offset)
 {
@@ -529,6 +555,24 @@ int log_append(struct log *l, uint8_t *batch, size_t len, int64_t *base_offset)
 		return (int)v;
 	if ((size_t)v != len)
 		return -EBADMSG;  /* exactly one batch per append */
+	return append(l, batch, len, base_offset);
+}
+
+int log_append_built(struct log *l, uint8_t *batch, size_t len, int64_t *base_offset)
+{
+	struct batch_header h;
+	long v = batch_size(batch, len);
+	if (v < 0)
+		return (int)v;
+	if ((size_t)v != len)
+		return -EBADMSG;
+	int rc = batch_header_parse(batch, len, &h);
+	return rc < 0 ? rc : append(l, batch, len, base_offset);
+}
+
+/* Appends one batch known to be whole and sound (see the two callers). */
+static int append(struct log *l, uint8_t *batch, size_t len, int64_t *base_offset)
+{
 	unsigned events = 0;
 	pthread_mutex_lock(&l->mu);
 	int rc = make_room_locked(l, len, &events);
@@ -560,6 +604,7 @@ int log_append(struct log *l, uint8_t *batch, size_t len, int64_t *base_offset)
 		done += (size_t)w;
 	}
 	seg_account(l, s, batch, s->size, len);
+	int was_clean = l->durable >= l->end;
 	l->end = s->next;
 	l->size += len;
 	if (l->cfg.fsync == LOG_FSYNC_NEVER)
@@ -569,8 +614,11 @@ int log_append(struct log *l, uint8_t *batch, size_t len, int64_t *base_offset)
 	*base_offset = base;
 	events |= LOG_EV_APPEND | (l->cfg.fsync == LOG_FSYNC_NEVER ? LOG_EV_DURABLE : 0);
 	pthread_cond_broadcast(&l->data_cond);
-	if (l->cfg.fsync == LOG_FSYNC_INTERVAL)
-		pthread_cond_signal(&l->flush_cond);  /* the flusher starts its timer */
+	/* The flusher starts its timer on the first undurable append; later
+	 * ones need not wake it (a wake-up per append costs the appender a
+	 * futex call and a fight for l->mu). After a sync it looks again. */
+	if (l->cfg.fsync == LOG_FSYNC_INTERVAL && was_clean)
+		pthread_cond_signal(&l->flush_cond);
 out:
 	pthread_mutex_unlock(&l->mu);
 	if (events)
@@ -582,6 +630,11 @@ out:
 
 /* --- group commit ---------------------------------------------------------- */
 
+/* The group commit: the calling thread (the leader) makes everything
+ * appended so far durable for everyone: sealed segments not yet synced (in
+ * order), the directory if a segment was created, then the active segment.
+ * Others calling meanwhile wait for it and go again if it did not cover
+ * them. */
 int log_sync(struct log *l)
 {
 	int rc = 0;
@@ -592,18 +645,51 @@ int log_sync(struct log *l)
 			pthread_cond_wait(&l->sync_cond, &l->mu);
 			continue;
 		}
-		/* This thread syncs for everyone appended so far (the leader). */
 		l->syncing = 1;
-		struct segment *s = l->segs[l->nsegs - 1];
+		/* What this round covers: every segment with bytes below l->end
+		 * not yet on disk. Referenced, so that a segment dropped or
+		 * deleted meanwhile stays open until we are done with it. */
+		size_t n = 0;
+		for (size_t i = 0; i < l->nsegs; i++)
+			n += l->segs[i]->unsynced || i == l->nsegs - 1;
+		struct segment *one, **v = n > 1 ? malloc(n * sizeof(*v)) : &one;
+		if (!v) {
+			l->syncing = 0;
+			pthread_cond_broadcast(&l->sync_cond);
+			rc = -ENOMEM;
+			break;
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < l->nsegs; i++)
+			if (l->segs[i]->unsynced || i == l->nsegs - 1) {
+				v[k++] = l->segs[i];
+				l->segs[i]->refs++;
+			}
+		int dir = l->dir_unsynced;
+		l->dir_unsynced = 0;
 		int64_t covers = l->end;
-		s->refs++;
 		pthread_mutex_unlock(&l->mu);
-		int r = fdatasync(s->fd) < 0 ? -errno : 0;
+		int r = 0;
+		for (size_t i = 0; i + 1 < k && r == 0; i++)
+			if (!v[i]->dead && fdatasync(v[i]->fd) < 0)
+				r = -errno;
+		if (r == 0 && dir)
+			r = log_sync_dir(l);
+		if (r == 0 && k && fdatasync(v[k - 1]->fd) < 0)
+			r = -errno;
 		pthread_mutex_lock(&l->mu);
-		seg_unref_locked(s);
+		for (size_t i = 0; i < k; i++) {
+			if (r == 0 && i + 1 < k)
+				v[i]->unsynced = 0;
+			seg_unref_locked(v[i]);
+		}
+		if (v != &one)
+			free(v);
 		l->syncing = 0;
 		l->st.syncs++;
 		if (r < 0) {
+			if (dir)
+				l->dir_unsynced = 1;
 			rc = r;
 			pthread_cond_broadcast(&l->sync_cond);
 			log_report(l, LOG_LEVEL_ERROR, "fdatasync failed: %s", strerror(-r));
@@ -977,7 +1063,7 @@ int log_trim_before(struct log *l, int64_t offset)
 	}
 	l->st.dropped_records += records;
 	if (n)
-		log_sync_dir(l);
+		log_dir_changed_locked(l);
 	pthread_mutex_unlock(&l->mu);
 	if (n)
 		log_notify(l, LOG_EV_SPACE);
@@ -1003,7 +1089,7 @@ int log_retain(struct log *l, int64_t now_ms, int64_t max_age_ms, uint64_t max_b
 	}
 	l->st.dropped_records += records;
 	if (n) {
-		log_sync_dir(l);
+		log_dir_changed_locked(l);
 		log_report(l, LOG_LEVEL_INFO, "retention: deleted %d segment(s), %" PRIu64
 			   " records; the log now starts at offset %" PRId64, n, records, l->start);
 	}

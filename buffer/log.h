@@ -83,6 +83,11 @@ int log_close(struct log *l);
  * errors (-ENOSPC from the filesystem, -EIO) leave the log as it was before
  * the call: a partial write is cut off again. */
 int log_append(struct log *l, uint8_t *batch, size_t len, int64_t *base_offset);
+/* log_append for a batch this process has just built with batch_builder
+ * (its CRC computed from these very bytes): the header is checked, the CRC
+ * is not computed a second time. Anything received from elsewhere goes
+ * through log_append. */
+int log_append_built(struct log *l, uint8_t *batch, size_t len, int64_t *base_offset);
 
 /* fdatasync now: on return every batch appended before the call is durable.
  * Concurrent callers share one fdatasync (group commit). */

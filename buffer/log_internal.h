@@ -21,9 +21,14 @@ struct segment {
 	size_t nidx, idxcap;
 	uint64_t last_idx_pos;
 	/* Bytes from here on were appended by this process (log_append
-	 * verified each batch and wrote it from memory): readers skip their
-	 * CRC. Below it, what recovery found on disk: every read verifies. */
+	 * verified each batch, log_append_built took it from the builder that
+	 * had just computed its CRC, and wrote it from memory): readers skip
+	 * their CRC. Below it, what recovery found on disk: every read verifies. */
 	uint64_t trusted_pos;
+	/* Sealed by a roll with bytes not yet fdatasynced: the next group
+	 * commit (log_sync) syncs it before the active segment, so the durable
+	 * offset never passes it while it is not on disk. */
+	int unsynced;
 	int refs, dead;
 };
 
@@ -48,6 +53,7 @@ struct log {
 	uint64_t wakeups;             /* log_wakeup generation */
 	/* group commit */
 	int syncing;                  /* a thread is in fdatasync for everyone */
+	int dir_unsynced;             /* a segment was created since the last directory fsync */
 	pthread_cond_t sync_cond;
 	int sync_requested, stop;
 	pthread_t flusher;
@@ -65,5 +71,8 @@ void log_notify(struct log *l, unsigned events);
 int log_free_behind_cursors_locked(struct log *l);
 /* fsyncs the log directory (after create, rename, unlink). */
 int log_sync_dir(struct log *l);
+/* With l->mu held: segment files were deleted; the next group commit syncs
+ * the directory (see log.c). */
+void log_dir_changed_locked(struct log *l);
 
 #endif

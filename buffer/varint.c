@@ -1,35 +1,19 @@
 /* Zigzag varints (Kafka record format = protobuf's sint32/sint64); see
- * varint.h. Decoding stops at the type's maximum length, so a run of
- * continuation bytes can never make it read or loop further. */
+ * varint.h, which has the one-byte cases inline. Decoding stops at the
+ * type's maximum length, so a run of continuation bytes can never make it
+ * read or loop further. */
 #include "buffer/varint.h"
 
 #include <errno.h>
 
-int varlong_encode(int64_t v, uint8_t *out)
+int varlong_encode_long(uint64_t z, uint8_t *out)
 {
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 	int n = 0;
 	while (z >= 0x80) {
 		out[n++] = (uint8_t)(z | 0x80);
 		z >>= 7;
 	}
 	out[n++] = (uint8_t)z;
-	return n;
-}
-
-int varint_encode(int32_t v, uint8_t *out)
-{
-	return varlong_encode(v, out);  /* same bytes for values in int32 range */
-}
-
-int varint_size(int64_t v)
-{
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-	int n = 1;
-	while (z >= 0x80) {
-		z >>= 7;
-		n++;
-	}
 	return n;
 }
 
@@ -53,7 +37,7 @@ static int decode(const uint8_t *p, size_t len, int max, uint64_t *out)
 	return -EPROTO;
 }
 
-int varlong_decode(const uint8_t *p, size_t len, int64_t *out)
+int varlong_decode_long(const uint8_t *p, size_t len, int64_t *out)
 {
 	uint64_t z;
 	int n = decode(p, len, VARLONG_MAX, &z);
@@ -62,7 +46,7 @@ int varlong_decode(const uint8_t *p, size_t len, int64_t *out)
 	return n;
 }
 
-int varint_decode(const uint8_t *p, size_t len, int32_t *out)
+int varint_decode_long(const uint8_t *p, size_t len, int32_t *out)
 {
 	uint64_t z;
 	int n = decode(p, len, VARINT_MAX, &z);

@@ -66,23 +66,38 @@ int tail_event_prepare(struct tail *t, struct tail_file *f)
 	return 0;
 }
 
-/* Length of the prefix of s that JSON takes as it is: printable ASCII but
- * '"' and '\\'. 16 bytes at a time where SSE2 is there (every x86-64):
- * most log lines are plain ASCII and cost one pass and one memcpy. */
-static size_t plain_prefix(const char *s, size_t n)
-{
-	size_t i = 0;
+/* Index of the first byte of s[from, n) that JSON does not take as it is
+ * (anything but printable ASCII other than '"' and '\\'), or n. 16 bytes at
+ * a time where SSE2 is there (every x86-64): most log lines are plain ASCII
+ * and cost one pass and one memcpy. The bytes before `from` are part of the
+ * same message, so a short rest is checked with one load of s's last 16
+ * bytes (overlapping bytes already known plain: their mask bits are shifted
+ * out) instead of byte by byte. */
 #if defined(__SSE2__)
-	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x1f);
+static unsigned special_mask(const char *p)
+{
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x20);
+	__m128i v = _mm_loadu_si128((const __m128i *)p);
+	/* bytes >= 0x80 have the sign bit; < 0x20 compare below 0x20 as
+	 * signed (0x80.. are negative and already caught) */
+	__m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
+	bad = _mm_or_si128(bad, _mm_cmpgt_epi8(below, v));
+	return (unsigned)(_mm_movemask_epi8(bad) | _mm_movemask_epi8(v));
+}
+#endif
+
+static size_t next_special(const char *s, size_t from, size_t n)
+{
+	size_t i = from;
+#if defined(__SSE2__)
 	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-		/* bytes >= 0x80 have the sign bit; < 0x20 compare below 0x1f+1
-		 * as signed (0x80.. are negative and already caught) */
-		__m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
-		bad = _mm_or_si128(bad, _mm_cmpgt_epi8(_mm_add_epi8(space, _mm_set1_epi8(1)), v));
-		int mask = _mm_movemask_epi8(bad) | _mm_movemask_epi8(v);
+		unsigned mask = special_mask(s + i);
 		if (mask)
-			return i + (size_t)__builtin_ctz((unsigned)mask);
+			return i + (size_t)__builtin_ctz(mask);
+	}
+	if (i < n && n >= 16) {
+		unsigned mask = special_mask(s + n - 16) >> (16 - (n - i));
+		return mask ? i + (size_t)__builtin_ctz(mask) : n;
 	}
 #endif
 	for (; i < n; i++) {
@@ -93,17 +108,29 @@ static size_t plain_prefix(const char *s, size_t n)
 	return i;
 }
 
+/* Decimal digits of v, two at a time (log.offset of every event). */
 static char *put_u64(char *p, uint64_t v)
 {
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
 	char d[24];
-	int n = 0;
-	do {
-		d[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = d[--n];
-	return p;
+	int n = 24;
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		n -= 2;
+		memcpy(d + n, pairs + 2 * r, 2);
+	}
+	if (v >= 10) {
+		n -= 2;
+		memcpy(d + n, pairs + 2 * v, 2);
+	} else {
+		d[--n] = (char)('0' + v);
+	}
+	memcpy(p, d + n, (size_t)(24 - n));
+	return p + (24 - n);
 }
 
 int tail_event_emit(struct tail *t, struct tail_file *f, const char *msg, size_t n, int64_t off,
@@ -117,17 +144,24 @@ int tail_event_emit(struct tail *t, struct tail_file *f, const char *msg, size_t
 	if (sbuf_reserve(b, 2 * n + fixed) < 0)
 		return 0;  /* out of memory: nothing sensible to retry with */
 	char *p = b->p;
-	memcpy(p, "{\"@timestamp\":\"", 15);
-	p += 15;
-	p += json_format_time(p, ts);
-	memcpy(p, "\",\"message\":", 12);
-	p += 12;
-	*p++ = '"';
+	if (ts != t->ev_head_ts || !t->ev_head_len) {
+		/* Lines read together share their millisecond: the event's head,
+		 * up to the message, is formatted once per distinct time. */
+		char *h = t->ev_head;
+		memcpy(h, "{\"@timestamp\":\"", 15);
+		h += 15;
+		h += json_format_time(h, ts);
+		memcpy(h, "\",\"message\":\"", 13);
+		t->ev_head_len = (size_t)(h + 13 - t->ev_head);
+		t->ev_head_ts = ts;
+	}
+	memcpy(p, t->ev_head, t->ev_head_len);
+	p += t->ev_head_len;
 	/* Runs of plain ASCII copied whole, '"' and '\\' escaped here (room
 	 * for 2n was reserved); control bytes and non-ASCII go through
 	 * json_put_escaped (UTF-8 validation, \u escapes), which grows b. */
 	for (size_t i = 0; i < n;) {
-		size_t k = plain_prefix(msg + i, n - i);
+		size_t k = next_special(msg, i, n) - i;
 		memcpy(p, msg + i, k);
 		p += k;
 		i += k;

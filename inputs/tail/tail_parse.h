@@ -34,7 +34,8 @@ struct tail_pos_entry {
 	unsigned flags;
 };
 
-/* Encoding, designed to be small (a position is at most 4096 bytes):
+/* Encoding, designed to be small (a position is at most INPUT_POSITION_MAX,
+ * 64 KiB):
  *   "T1" varint(count) then per entry, sorted by (dev, ino):
  *   varint(dev delta) varint(ino, delta when dev is unchanged) varint(fp_len)
  *   u32le(fp_hash) varint(off) varint(flags)

@@ -434,10 +434,11 @@ void tail_release_check(struct tail *t, int64_t now)
 			continue;
 		}
 		if (ne < 0) {
-			uint8_t buf[INPUT_POSITION_MAX];
-			int n = input_checkpoint(t->in, buf, sizeof(buf));
+			uint8_t *buf = malloc(INPUT_POSITION_MAX);
+			int n = buf ? input_checkpoint(t->in, buf, INPUT_POSITION_MAX) : -ENOMEM;
 			e = malloc(sizeof(*e) * (INPUT_POSITION_MAX / 8));
 			ne = n > 0 && e ? tail_pos_decode(buf, (size_t)n, e, INPUT_POSITION_MAX / 8) : 0;
+			free(buf);
 			if (ne < 0)
 				ne = 0;
 		}

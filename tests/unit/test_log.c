@@ -2,7 +2,8 @@
  * middle across segments, recovery from torn and corrupt tails (every cut
  * point of the last batch), corrupt batches inside sealed segments, garbage
  * segment files, capacity in block and drop_oldest modes, retention, trim,
- * offsets by time, and group commit under fsync=always. */
+ * offsets by time, group commit under fsync=always, rolls that leave the
+ * sealed segments' sync to the next group commit, appends of built batches. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -498,6 +499,68 @@ static void test_group_commit(void **state)
 	tu_rmrf(dir);
 }
 
+/* A roll does not wait for the disk: under fsync: interval the durable
+ * offset stays where it was across rolls (the sealed segments are not
+ * synced yet), and one group commit then covers the sealed segments and the
+ * active one together. */
+static void test_roll_defers_sync(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir();
+	struct log_config c;
+	log_config_defaults(&c);
+	c.segment_bytes = 8 << 10;
+	c.fsync = LOG_FSYNC_INTERVAL;
+	c.fsync_interval_ms = 3600000;  /* the flusher stays out of the way */
+	c.report = tu_report;
+	struct log *l = NULL;
+	assert_int_equal(log_open(dir, &c, &l), 0);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(append_seq(l, i * 10, 10, 1000, 64), i * 10);
+	struct log_stats st;
+	log_get_stats(l, &st);
+	assert_true(st.segments >= 5);
+	assert_int_equal(st.durable_offset, 0);
+	assert_int_equal(st.syncs, 0);
+	assert_int_equal(log_sync(l), 0);
+	log_get_stats(l, &st);
+	assert_int_equal(st.durable_offset, 400);
+	assert_int_equal(st.syncs, 1);
+	/* Nothing left to sync: a second call costs nothing. */
+	assert_int_equal(log_sync(l), 0);
+	log_get_stats(l, &st);
+	assert_int_equal(st.syncs, 1);
+	assert_int_equal(read_all(l, 0, 0, 1 << 20), 400);
+	log_close(l);
+	l = open_log(dir, 8 << 10, 0, LOG_FULL_BLOCK, LOG_FSYNC_INTERVAL);
+	assert_int_equal(log_end_offset(l), 400);
+	assert_int_equal(read_all(l, 0, 0, 1 << 20), 400);
+	log_close(l);
+	tu_rmrf(dir);
+}
+
+/* log_append_built: the builder's batch goes in without a second CRC pass,
+ * but a batch whose header does not hold up is still refused. */
+static void test_append_built(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir();
+	struct log *l = open_log(dir, 0, 0, LOG_FULL_BLOCK, LOG_FSYNC_NEVER);
+	uint8_t *b;
+	size_t len = make_batch(&b, 0, 5, 1000, 0);
+	int64_t base = -1;
+	assert_int_equal(log_append_built(l, b, len, &base), 0);
+	assert_int_equal(base, 0);
+	assert_int_equal(log_append_built(l, b, len - 1, &base), -EBADMSG);
+	b[16] = 1;  /* magic */
+	assert_int_equal(log_append_built(l, b, len, &base), -EBADMSG);
+	free(b);
+	assert_int_equal(log_end_offset(l), 5);
+	assert_int_equal(read_all(l, 0, 0, 1 << 20), 5);
+	log_close(l);
+	tu_rmrf(dir);
+}
+
 static int durable_events;
 static void count_durable(void *arg, unsigned ev)
 {
@@ -546,6 +609,8 @@ int main(void)
 		cmocka_unit_test(test_retention_trim_time),
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_sync_request_and_wait),
+		cmocka_unit_test(test_roll_defers_sync),
+		cmocka_unit_test(test_append_built),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

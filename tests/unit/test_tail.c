@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/module.h"
 #include "inputs/tail/tail_parse.h"
 
 /* --- position ---------------------------------------------------------------- */
@@ -46,22 +47,28 @@ static void test_pos_roundtrip(void **st)
 static void test_pos_compact(void **st)
 {
 	(void)st;
-	/* 250 files on one device with plausible inodes and offsets fit in 4 KiB. */
-	enum { N = 250 };
-	struct tail_pos_entry e[N];
+	/* 4000 files on one device with plausible inodes and offsets fit in
+	 * one position (INPUT_POSITION_MAX, 64 KiB). */
+	enum { N = 4000 };
+	struct tail_pos_entry *e = malloc(N * sizeof(*e)), *d = malloc(N * sizeof(*d));
+	uint8_t *buf = malloc(INPUT_POSITION_MAX);
+	assert_non_null(e);
+	assert_non_null(d);
+	assert_non_null(buf);
 	for (int i = 0; i < N; i++)
 		e[i] = (struct tail_pos_entry){ { 2049, 1000000 + (uint64_t)i * 37, 1024, 0x9e3779b9u * (uint32_t)i },
 						(uint64_t)i * 1000003, 0 };
-	uint8_t buf[4096];
-	int n = tail_pos_encode(e, N, buf, sizeof(buf));
+	int n = tail_pos_encode(e, N, buf, INPUT_POSITION_MAX);
 	assert_true(n > 0);
 	assert_true(n <= 16 * N);
-	struct tail_pos_entry d[N];
-	assert_int_equal(tail_pos_decode(buf, (size_t)n, d, N), N);
+	assert_int_equal(tail_pos_decode(buf, (size_t)n, d, INPUT_POSITION_MAX / 8), N);
 	for (int i = 0; i < N; i++)
 		assert_true(d[i].off == (uint64_t)i * 1000003);
 	/* Too small a buffer is an error, not a truncated blob. */
 	assert_int_equal(tail_pos_encode(e, N, buf, 100), -ENOBUFS);
+	free(e);
+	free(d);
+	free(buf);
 }
 
 static void test_pos_hostile(void **st)
