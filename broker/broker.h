@@ -15,6 +15,7 @@
 #include "broker/sasl.h"
 #include "broker/topics.h"
 #include "common/config.h"
+#include "common/logging.h"
 #include "common/tls_server.h"
 
 
@@ -87,10 +88,6 @@ struct broker_session {
 	struct sasl_conv *conv;              /* while a SASL exchange runs */
 };
 
-/* At most one log line a second for a kind of event; the rest are counted
- * and reported with the next line. */
-struct ratelimit { int64_t next_ms; uint64_t suppressed; };
-int ratelimit_ok(struct ratelimit *r, int64_t now_ms, uint64_t *suppressed);
 
 /* Connection and security counters: written on the loop thread, read by
  * the metrics endpoint's thread (metrics.c), logged at stop. */

@@ -85,18 +85,6 @@ int broker_wait_durable_done(struct broker *b, const struct req_wait *w)
 
 /* --- authorization ----------------------------------------------------------- */
 
-int ratelimit_ok(struct ratelimit *r, int64_t now_ms, uint64_t *suppressed)
-{
-	if (now_ms < r->next_ms) {
-		r->suppressed++;
-		return 0;
-	}
-	*suppressed = r->suppressed;
-	r->suppressed = 0;
-	r->next_ms = now_ms + 1000;
-	return 1;
-}
-
 static const char *const res_names[] = { "topic", "group", "cluster" };
 
 int broker_authorized(struct broker *b, enum acl_op op, enum acl_res res, const char *name, size_t len)
@@ -108,11 +96,12 @@ int broker_authorized(struct broker *b, enum acl_op op, enum acl_res res, const 
 		return 1;
 	b->ctr.acl_denied++;
 	uint64_t more;
-	if (ratelimit_ok(&b->acl_log, clock_mono_ms(), &more))
-		LOG_WARN("broker", "%s: %s may not %s %s%s%.*s (ACL)%s%llu more denial(s) not logged", s->peer,
+	char note[64];
+	if (ratelimit_ok(&b->acl_log, clock_mono_ms(), 1000, &more))
+		LOG_WARN("broker", "%s: %s may not %s %s%s%.*s (ACL)%s", s->peer,
 			 s->principal, acl_op_name(op), res_names[res], res == ACL_CLUSTER ? "" : " ",
-			 res == ACL_CLUSTER ? 0 : (int)(len > 255 ? 255 : len), name ? name : "", more ? "; " : "",
-			 (unsigned long long)more);
+			 res == ACL_CLUSTER ? 0 : (int)(len > 255 ? 255 : len), name ? name : "",
+			 ratelimit_note(more, note, sizeof(note)));
 	return 0;
 }
 
@@ -276,6 +265,10 @@ static int records_check(uint8_t *p, size_t len)
  * it holds several batches, all are verified before the first is appended.
  * The usual set is one batch (librdkafka sends one per partition), and
  * log_append verifies it anyway, so its CRC is computed once, not twice. */
+/* A full disk fails every Produce: one line a second says so. Requests are
+ * handled on the loop thread only. */
+static struct ratelimit storage_log;
+
 static int16_t produce_records(struct log *l, const char *topic, int32_t p, uint8_t *recs, size_t len,
 			       int64_t *base)
 {
@@ -289,7 +282,11 @@ static int16_t produce_records(struct log *l, const char *topic, int32_t p, uint
 		if (rc == -EBADMSG || rc == -EILSEQ || rc == -ENODATA)
 			return KERR_CORRUPT_MESSAGE;  /* a lone batch, checked here first */
 		if (rc < 0) {
-			LOG_ERROR("broker", "append to %s-%d: %s", topic, p, strerror(-rc));
+			uint64_t more;
+			char note[64];
+			if (ratelimit_ok(&storage_log, clock_mono_ms(), 1000, &more))
+				LOG_ERROR("broker", "append to %s-%d: %s: answered KAFKA_STORAGE_ERROR (retriable)%s",
+					  topic, p, strerror(-rc), ratelimit_note(more, note, sizeof(note)));
 			return KERR_KAFKA_STORAGE_ERROR;
 		}
 		if (*base < 0)

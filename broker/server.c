@@ -193,9 +193,10 @@ static void conn_close(struct server *s, struct conn *c)
 static void refused(struct server *s, struct listener *l, const char *host, const char *why, long long limit)
 {
 	uint64_t more;
-	if (ratelimit_ok(&l->refused_log, clock_mono_ms(), &more))
-		LOG_WARN("broker", "%s: refused: %s (%lld) reached on listener %s%s%llu more refused since", host, why,
-			 limit, l->pub.name, more ? "; " : "", (unsigned long long)more);
+	char note[64];
+	if (ratelimit_ok(&l->refused_log, clock_mono_ms(), 1000, &more))
+		LOG_WARN("broker", "%s: refused: %s (%lld) reached on listener %s%s", host, why, limit, l->pub.name,
+			 ratelimit_note(more, note, sizeof(note)));
 }
 
 static void accept_all(struct server *s, struct listener *l)
@@ -573,9 +574,9 @@ static void sweep(struct server *s, int64_t mono)
 			continue;
 		(*ctr)++;
 		uint64_t more;
-		if (ratelimit_ok(&s->timeout_log, mono, &more))
-			LOG_INFO("broker", "%s: closing: %s%s%llu more closed for a timeout since", c->peer, why,
-				 more ? "; " : "", (unsigned long long)more);
+		char note[64];
+		if (ratelimit_ok(&s->timeout_log, mono, 1000, &more))
+			LOG_INFO("broker", "%s: closing: %s%s", c->peer, why, ratelimit_note(more, note, sizeof(note)));
 		conn_close(s, c);
 	}
 }

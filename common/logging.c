@@ -69,3 +69,24 @@ void logging_report(void *component, enum log_level level, const char *msg)
 {
 	logging_write(level, (const char *)component, "%s", msg);
 }
+
+int ratelimit_ok(struct ratelimit *r, int64_t now_ms, int64_t interval_ms, uint64_t *suppressed)
+{
+	if (now_ms < r->next_ms) {
+		r->suppressed++;
+		return 0;
+	}
+	*suppressed = r->suppressed;
+	r->suppressed = 0;
+	r->next_ms = now_ms + interval_ms;
+	return 1;
+}
+
+const char *ratelimit_note(uint64_t suppressed, char *buf, size_t n)
+{
+	if (!suppressed)
+		buf[0] = '\0';
+	else
+		snprintf(buf, n, "; %llu more since the last line", (unsigned long long)suppressed);
+	return buf;
+}

@@ -3,6 +3,8 @@
  * journald and Kubernetes collect stderr; no syslog, no files. */
 #ifndef LOGSHIP_COMMON_LOGGING_H
 #define LOGSHIP_COMMON_LOGGING_H
+#include <stdint.h>
+
 #include "buffer/log.h"   /* enum log_level */
 
 void logging_set_level(enum log_level level);
@@ -19,5 +21,15 @@ void logging_report(void *component, enum log_level level, const char *msg);
 #define LOG_INFO(comp, ...)  logging_write(LOG_LEVEL_INFO, comp, __VA_ARGS__)
 #define LOG_DEBUG(comp, ...) do { if (logging_level() >= LOG_LEVEL_DEBUG) \
 	logging_write(LOG_LEVEL_DEBUG, comp, __VA_ARGS__); } while (0)
+
+/* At most one log line per interval_ms for one kind of event (a flood of
+ * refusals must not flood the log too); the events in between are counted
+ * and *suppressed says how many when the next line may go out. A zeroed
+ * struct is ready. */
+struct ratelimit { int64_t next_ms; uint64_t suppressed; };
+int ratelimit_ok(struct ratelimit *r, int64_t now_ms, int64_t interval_ms, uint64_t *suppressed);
+/* "" when suppressed is 0, else "; N more since the last line": for the
+ * end of the line ratelimit_ok let through. Returns buf. */
+const char *ratelimit_note(uint64_t suppressed, char *buf, size_t n);
 
 #endif

@@ -422,12 +422,10 @@ void sl_conn_close(struct sl *s, struct sl_conn *c, const char *why)
 static void tls_failed(struct sl *s, struct sl_conn *c, const char *why)
 {
 	s->tls_failed++;
-	int64_t now = sl_mono_ms();
-	if (now - s->tls_fail_log_ms >= 10000) {
-		s->tls_fail_log_ms = now;
+	uint64_t more;
+	if (ratelimit_ok(&s->tls_fail_log, sl_mono_ms(), 10000, &more))
 		LOG_WARN(s->name, "%s: TLS with %s failed: %s (%llu failed handshakes so far)", c->l->url, c->peer, why,
 			 (unsigned long long)s->tls_failed);
-	}
 }
 
 /* A new connection on a tls:// listener: the context is refreshed first if
@@ -529,21 +527,20 @@ static int over_address_limit(const struct sl *s, const uint8_t *ip, uint8_t ipl
 	return 0;
 }
 
-/* Counts and logs a refused connection, at most once per 10 s per limit
- * (*last_log): a flood must not flood the log too. */
+/* Counts and logs a refused connection, at most once per 10 s per limit. */
 static void refused(struct sl *s, struct sl_listener *l, const char *limit, int64_t value,
-		    const struct sockaddr_storage *ss, int64_t *last_log)
+		    const struct sockaddr_storage *ss, struct ratelimit *rl)
 {
 	s->conns_refused++;
-	int64_t now = sl_mono_ms();
-	if (now - *last_log < 10000)
+	uint64_t more;
+	if (!ratelimit_ok(rl, sl_mono_ms(), 10000, &more))
 		return;
-	*last_log = now;
 	char peer[64] = "a local process";
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
 		source_fragment(ss, NULL, 0, peer, sizeof(peer));
-	LOG_WARN(s->name, "%s: %s (%lld) reached: connection from %s refused (%llu refused so far)", l->url,
-		 limit, (long long)value, peer, (unsigned long long)s->conns_refused);
+	LOG_WARN(s->name, "%s: %s (%lld) reached: connection from %s refused (%llu refused so far)", l->url, limit,
+		 (long long)value, peer, (unsigned long long)s->conns_refused);
+	(void)more;  /* the running total says it */
 }
 
 static void accept_conns(struct sl *s, struct sl_listener *l)
@@ -561,13 +558,13 @@ static void accept_conns(struct sl *s, struct sl_listener *l)
 		}
 		uint8_t ip[16], iplen = peer_ip(&ss, ip);
 		if (s->nconns >= s->c->max_connections) {
-			refused(s, l, "max_connections", s->c->max_connections, &ss, &s->last_refuse_log_ms);
+			refused(s, l, "max_connections", s->c->max_connections, &ss, &s->refuse_log);
 			close(fd);
 			continue;
 		}
 		if (over_address_limit(s, ip, iplen)) {
 			refused(s, l, "max_connections_per_address", s->c->max_connections_per_address, &ss,
-				&s->last_addr_refuse_log_ms);
+				&s->addr_refuse_log);
 			close(fd);
 			continue;
 		}

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "agent/module.h"
+#include "common/logging.h"
 #include "common/sbuf.h"
 #include "common/tls_server.h"
 #include "inputs/syslog/syslog_frame.h"
@@ -106,10 +107,9 @@ struct sl {
 	int run_wanted;
 	struct sbuf ev;
 	uint64_t conns_refused, framing_errors, idle_closed;
-	int64_t last_refuse_log_ms;
-	int64_t last_addr_refuse_log_ms;
+	struct ratelimit refuse_log, addr_refuse_log;
 	uint64_t tls_failed;           /* handshakes failed or timed out */
-	int64_t tls_fail_log_ms;
+	struct ratelimit tls_fail_log;
 	unsigned handshaking;          /* connections still in their handshake */
 };
 

@@ -29,6 +29,7 @@
 
 #include "agent/module.h"
 #include "common/config.h"
+#include "common/logging.h"
 #include "common/sbuf.h"
 #include "inputs/tail/tail_parse.h"
 
@@ -146,7 +147,7 @@ struct tail {
 	/* counters, logged */
 	uint64_t n_truncated, n_rotated, n_released, n_copies;
 	uint64_t n_denied;             /* matches that could not be opened (permissions) */
-	int64_t denied_log_ms;         /* monotonic: last time that was logged */
+	struct ratelimit denied_log;
 };
 
 /* tail.c */

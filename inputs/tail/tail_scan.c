@@ -132,12 +132,10 @@ static int open_match(struct tail *t, struct match *m)
 	if (fd < 0) {
 		if (errno == EACCES || errno == EPERM) {
 			t->n_denied++;
-			int64_t now = clock_mono_ms();
-			if (!t->denied_log_ms || now - t->denied_log_ms >= 60000) {
-				t->denied_log_ms = now;
+			uint64_t more;
+			if (ratelimit_ok(&t->denied_log, clock_mono_ms(), 60000, &more))
 				LOG_WARN(t->name, "%s: cannot open: %s (%" PRIu64 " refusal(s) so far; "
 					 "retried at every scan)", m->path, strerror(errno), t->n_denied);
-			}
 		}
 		return -1;
 	}
