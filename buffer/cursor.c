@@ -74,7 +74,8 @@ static int write_file(struct log *l, const char *name, int64_t offset)
 	snprintf(tmp, sizeof(tmp), "%s.cursor.tmp", name);
 	snprintf(final, sizeof(final), "%s.cursor", name);
 	encode(b, offset);
-	int fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* O_NOFOLLOW: a link planted in the log's directory is never written through. */
+	int fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -errno;
 	int rc = 0;
@@ -102,7 +103,7 @@ int log_cursor_open(struct log *l, const char *name, struct log_cursor **out)
 	snprintf(file, sizeof(file), "%s.cursor", name);
 	int reset = 0, rc;
 	int64_t offset = -1;
-	int fd = openat(l->dirfd, file, O_RDONLY | O_CLOEXEC);
+	int fd = openat(l->dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
 		uint8_t b[CURSOR_SIZE + 1];
 		ssize_t n = read(fd, b, sizeof(b));
@@ -114,6 +115,10 @@ int log_cursor_open(struct log *l, const char *name, struct log_cursor **out)
 			offset = -1;
 			reset = 1;
 		}
+	} else if (errno == ELOOP) {
+		log_report(l, LOG_LEVEL_ERROR, "cursor '%s': %s is a symbolic link: refused (links in the log's "
+			   "directory are never followed)", name, file);
+		return -ELOOP;
 	} else if (errno != ENOENT) {
 		return -errno;
 	}

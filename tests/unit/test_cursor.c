@@ -132,6 +132,42 @@ static void test_garbage_cursor_restarts_at_start(void **state)
 	tu_rmrf(dir);
 }
 
+/* A link planted in the log's directory is never followed: not to read a
+ * cursor, not to write one. */
+static void test_symlinks_are_not_followed(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir();
+	struct log *l = open_log(dir);
+	fill(l, 3);
+	char target[4200], link[4200], tmp[4200];
+	snprintf(target, sizeof(target), "%s.target", dir);
+	FILE *f = fopen(target, "w");
+	assert_non_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	snprintf(link, sizeof(link), "%s/out.cursor", dir);
+	assert_int_equal(symlink(target, link), 0);
+	struct log_cursor *c;
+	assert_int_equal(log_cursor_open(l, "out", &c), -ELOOP);
+	unlink(link);
+	/* The temporary file of a commit, planted as a link: the commit fails. */
+	assert_int_equal(log_cursor_open(l, "out", &c), 0);
+	snprintf(tmp, sizeof(tmp), "%s/out.cursor.tmp", dir);
+	assert_int_equal(symlink(target, tmp), 0);
+	assert_true(log_cursor_commit(c, 2) < 0);
+	char buf[64] = "";
+	f = fopen(target, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "precious\n");
+	log_cursor_close(c);
+	log_close(l);
+	unlink(target);
+	tu_rmrf(dir);
+}
+
 static void test_cursor_past_end_is_clamped(void **state)
 {
 	(void)state;
@@ -178,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_durable_and_frees_segments),
 		cmocka_unit_test(test_garbage_cursor_restarts_at_start),
 		cmocka_unit_test(test_cursor_past_end_is_clamped),
+		cmocka_unit_test(test_symlinks_are_not_followed),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests_name("cursor", tests, NULL, NULL);
