@@ -41,7 +41,7 @@ int checkpoint_read(int dirfd, const char *name, void *buf, size_t cap)
 {
 	char file[256];
 	snprintf(file, sizeof(file), "%s.pos", name);
-	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	char *data = malloc(INPUT_POSITION_MAX + 65);  /* + header, + NUL for sscanf */
@@ -93,7 +93,7 @@ int checkpoint_write(int dirfd, const char *name, const void *pos, size_t len)
 	snprintf(tmp, sizeof(tmp), "%s.pos.tmp", name);
 	snprintf(file, sizeof(file), "%s.pos", name);
 	int h = snprintf(hdr, sizeof(hdr), "LSPOS1 %08x %zu\n", crc32c(0, pos, len), len);
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -errno;
 	int rc = 0;
@@ -184,6 +184,7 @@ static int jobs_push(struct ckpt_job **v, size_t *n, size_t *cap, struct ckpt_jo
 static void *writer_main(void *arg)
 {
 	struct ckpt_writer *w = arg;
+	pthread_setname_np(pthread_self(), "ckpt-writer");
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		if (!w->njobs) {
@@ -198,12 +199,10 @@ static void *writer_main(void *arg)
 		w->busy = 1;
 		pthread_mutex_unlock(&w->mu);
 		int rc = checkpoint_write(w->dirfd, j.name, j.pos, j.len);
-		free(j.pos);
-		j.pos = NULL;
-		j.done_ms = rc == 0 ? wall_ms() : 0;
+		j.done_ms = rc == 0 ? wall_ms() : 0;  /* the position goes back with it */
 		pthread_mutex_lock(&w->mu);
 		if (jobs_push(&w->done, &w->ndone, &w->capdone, j) < 0)
-			free(j.name);  /* only the status display misses it */
+			job_free(&j);  /* only the status display misses it */
 		w->busy = 0;
 		pthread_cond_broadcast(&w->cond);
 		if (w->notify_fd >= 0) {
@@ -276,7 +275,8 @@ void ckpt_writer_drain(struct ckpt_writer *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
-void ckpt_writer_collect(struct ckpt_writer *w, void (*fn)(void *arg, const char *name, int64_t done_ms),
+void ckpt_writer_collect(struct ckpt_writer *w,
+			 void (*fn)(void *arg, const char *name, const uint8_t *pos, size_t len, int64_t done_ms),
 			 void *arg)
 {
 	if (!w)
@@ -288,8 +288,8 @@ void ckpt_writer_collect(struct ckpt_writer *w, void (*fn)(void *arg, const char
 	w->ndone = w->capdone = 0;
 	pthread_mutex_unlock(&w->mu);
 	for (size_t i = 0; i < n; i++) {
-		fn(arg, v[i].name, v[i].done_ms);
-		free(v[i].name);
+		fn(arg, v[i].name, v[i].pos, v[i].len, v[i].done_ms);
+		job_free(&v[i]);
 	}
 	free(v);
 }

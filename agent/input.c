@@ -188,9 +188,11 @@ int input_create(struct pipeline *p, struct cfg_ref *cref, const struct agent_in
 	 * first new one. */
 	uint8_t *buf = malloc(INPUT_POSITION_MAX);
 	int n = buf ? checkpoint_read(p->ckpt_dirfd, in->name, buf, INPUT_POSITION_MAX) : -ENOMEM;
-	if (n > 0 && (in->ckpt = malloc((size_t)n))) {
+	if (n > 0 && (in->ckpt = malloc((size_t)n)) && (in->ckpt_disk = malloc((size_t)n))) {
 		memcpy(in->ckpt, buf, (size_t)n);
 		in->ckpt_len = (size_t)n;
+		memcpy(in->ckpt_disk, buf, (size_t)n);
+		in->ckpt_disk_len = (size_t)n;
 	}
 	free(buf);
 	int rc = in->mod->init(in, ic->conf, &in->state);
@@ -198,6 +200,7 @@ int input_create(struct pipeline *p, struct cfg_ref *cref, const struct agent_in
 		LOG_ERROR(in->name, "cannot create input (%s): %s", in->mod->type, strerror(-rc));
 		cfg_ref_put(cref);
 		free(in->ckpt);
+		free(in->ckpt_disk);
 		free(in);
 		return rc;
 	}
@@ -244,5 +247,6 @@ void input_destroy_instance(struct input *in)
 	free(in->fds);
 	free(in->pos);
 	free(in->ckpt);
+	free(in->ckpt_disk);
 	free(in);
 }

@@ -97,15 +97,27 @@ static int ckq_push(struct pipeline *p, int64_t end, struct input *in)
 	return 0;
 }
 
-static void ckpt_written(void *arg, const char *name, int64_t done_ms)
+static void ckpt_written(void *arg, const char *name, const uint8_t *pos, size_t len, int64_t done_ms)
 {
 	struct pipeline *p = arg;
 	if (!done_ms)
 		return;  /* reported by checkpoint_write */
 	METRIC_ADD(p->checkpoint_writes, 1);
-	for (size_t i = 0; i < p->ninputs; i++)
-		if (strcmp(p->inputs[i]->name, name) == 0)
-			p->inputs[i]->ckpt_written_ms = done_ms;
+	for (size_t i = 0; i < p->ninputs; i++) {
+		struct input *in = p->inputs[i];
+		if (strcmp(in->name, name) != 0)
+			continue;
+		uint8_t *copy = malloc(len ? len : 1);
+		pthread_mutex_lock(&p->mu);  /* the status thread reads them */
+		in->ckpt_written_ms = done_ms;
+		if (copy) {
+			memcpy(copy, pos, len);
+			free(in->ckpt_disk);
+			in->ckpt_disk = copy;
+			in->ckpt_disk_len = len;
+		}
+		pthread_mutex_unlock(&p->mu);
+	}
 }
 
 /* Moves every queued position the ring's durable offset covers into its

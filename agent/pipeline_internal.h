@@ -44,10 +44,14 @@ struct input {
 	uint8_t *pos;
 	size_t pos_len, pos_cap;
 	int pos_in_batch;
-	/* checkpointed (durable) position, last write time */
+	/* checkpointed (durable) position, handed to the writer thread when
+	 * dirty; the one the writer last put on disk (what /status shows:
+	 * what a restart would resume from), and when */
 	uint8_t *ckpt;
 	size_t ckpt_len;
 	int ckpt_dirty;
+	uint8_t *ckpt_disk;
+	size_t ckpt_disk_len;
 	int64_t ckpt_written_ms;       /* wall clock */
 	/* Wall ms of the oldest position not yet checkpointed, 0 = none. Atomic:
 	 * the main loop writes it, the status thread reads it for /metrics. */
@@ -183,7 +187,9 @@ struct ckpt_writer;
 int ckpt_writer_start(int dirfd, int notify_fd, struct ckpt_writer **out);
 int ckpt_writer_submit(struct ckpt_writer *w, const char *name, const void *pos, size_t len);
 void ckpt_writer_drain(struct ckpt_writer *w);
-void ckpt_writer_collect(struct ckpt_writer *w, void (*fn)(void *arg, const char *name, int64_t done_ms),
+/* Hands each finished write (its position; done_ms 0 = it failed) to fn. */
+void ckpt_writer_collect(struct ckpt_writer *w,
+			 void (*fn)(void *arg, const char *name, const uint8_t *pos, size_t len, int64_t done_ms),
 			 void *arg);
 void ckpt_writer_stop(struct ckpt_writer *w);
 

@@ -198,7 +198,7 @@ void pipeline_write_status(struct pipeline *p, struct sbuf *b)
 		sbuf_puts(b, ",\"position\":");
 		put_bytes_json(b, in->pos, in->pos_len);
 		sbuf_puts(b, ",\"checkpoint\":");
-		put_bytes_json(b, in->ckpt, in->ckpt_len);
+		put_bytes_json(b, in->ckpt_disk, in->ckpt_disk_len);
 		sbuf_puts(b, ",\"checkpoint_at\":");
 		if (in->ckpt_written_ms) {
 			json_format_time(ts, in->ckpt_written_ms);

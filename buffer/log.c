@@ -158,7 +158,7 @@ static struct segment *seg_create(struct log *l, int64_t base)
 		return NULL;
 	s->base = s->next = base;
 	s->max_ts = -1;
-	s->fd = openat(l->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	s->fd = openat(l->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (s->fd < 0) {
 		int e = errno;
 		free(s);
@@ -329,7 +329,7 @@ static int load_segments(struct log *l)
 		}
 		s->base = s->next = strtoll(e->d_name, NULL, 10);
 		s->max_ts = -1;
-		s->fd = openat(l->dirfd, e->d_name, O_RDWR | O_CLOEXEC);
+		s->fd = openat(l->dirfd, e->d_name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);  /* a planted link: ELOOP, refused */
 		if (s->fd < 0 || segs_push(l, s) < 0) {
 			rc = s->fd < 0 ? -errno : -ENOMEM;
 			log_report(l, LOG_LEVEL_ERROR, "cannot open segment %s: %s", e->d_name, strerror(-rc));
@@ -725,6 +725,7 @@ void log_sync_request(struct log *l)
 static void *flusher_main(void *arg)
 {
 	struct log *l = arg;
+	pthread_setname_np(pthread_self(), "log-flusher");  /* for top, /proc and the benchmarks */
 	pthread_mutex_lock(&l->mu);
 	while (!l->stop) {
 		int dirty = l->durable < l->end;

@@ -595,6 +595,31 @@ static void test_sync_request_and_wait(void **state)
 	tu_rmrf(dir);
 }
 
+/* A segment planted as a symbolic link is refused at open, and its target
+ * is neither read nor written. */
+static void test_symlinked_segment_refused(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir(), target[4200], link[4200];
+	snprintf(target, sizeof(target), "%s.target", dir);
+	FILE *f = fopen(target, "w");
+	assert_non_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	snprintf(link, sizeof(link), "%s/00000000000000000000.log", dir);
+	assert_int_equal(symlink(target, link), 0);
+	struct log_config c;
+	log_config_defaults(&c);
+	c.report = tu_report;
+	struct log *l = NULL;
+	assert_int_equal(log_open(dir, &c, &l), -ELOOP);
+	struct stat st;
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_size, 9);
+	unlink(target);
+	tu_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_sync_request_and_wait),
 		cmocka_unit_test(test_roll_defers_sync),
 		cmocka_unit_test(test_append_built),
+		cmocka_unit_test(test_symlinked_segment_refused),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
