@@ -66,10 +66,10 @@ static const char *ws(const char *p, const char *end)
 	return p;
 }
 
-/* Eight bytes at a time: whether any byte of x is '"' or '\\' (or, for
- * has_special_ctl, also below 0x20). The classic "has zero byte" test on x
- * xor the byte searched for. Strings are most of an event's bytes, so this
- * is where scanning time goes. */
+/* Eight bytes at a time: which bytes of x are '"' or '\\' (or, for
+ * special_ctl_mask, also below 0x20), as the high bit of each byte. The
+ * classic "has zero byte" test on x xor the byte searched for. Strings are
+ * most of an event's bytes, so this is where scanning time goes. */
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 static inline uint64_t has_zero(uint64_t v)
@@ -77,14 +77,17 @@ static inline uint64_t has_zero(uint64_t v)
 	return (v - ONES) & ~v & HIGHS;
 }
 
-static inline int has_special(uint64_t x)
+/* sbuf_put inline for the room a builder reserved up front (falls back
+ * to sbuf_put, which grows the buffer, when it is short). */
+static inline void put(struct sbuf *t, const void *s, size_t n)
 {
-	return (has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\'))) != 0;
-}
-
-static inline int has_special_ctl(uint64_t x)
-{
-	return (has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\')) | ((x - ONES * 0x20) & ~x & HIGHS)) != 0;
+	if (t->len + n <= t->cap && !t->err) {
+		if (n)
+			memcpy(t->p + t->len, s, n);   /* s may be NULL when n is 0 */
+		t->len += n;
+		return;
+	}
+	sbuf_put(t, s, n);
 }
 
 static inline uint64_t load8(const char *p)
@@ -94,60 +97,78 @@ static inline uint64_t load8(const char *p)
 	return x;
 }
 
-/* Skips plain string bytes from p: the first '"' or '\\' at or after p, or end. */
-static inline const char *plain_run(const char *p, const char *end)
+/* The offset of the first special byte in the word at p (the lowest flag:
+ * the borrows of the tests above only run upward, so the lowest flagged
+ * byte is a true one), given a non-zero mask. Byte order: the word is
+ * loaded little-endian on the machines we build for; elsewhere the byte
+ * loops below do the work. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR_POS 1
+static inline uint64_t special_mask(uint64_t x)
 {
-	while (end - p >= 8 && !has_special(load8(p)))
-		p += 8;
-	while (p < end && *p != '"' && *p != '\\')
-		p++;
-	return p;
+	return has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\'));
 }
+static inline uint64_t special_ctl_mask(uint64_t x)
+{
+	return special_mask(x) | ((x - ONES * 0x20) & ~x & HIGHS);
+}
+static inline size_t first_flag(uint64_t m)
+{
+	return (size_t)__builtin_ctzll(m) >> 3;
+}
+#else
+#define SWAR_POS 0
+#endif
 
 /* p at an opening quote: the position after the closing one, or NULL.
- * *esc tells whether the string holds a backslash. Eight bytes at a time
- * while they are plain, else byte by byte for the next eight. */
+ * *esc tells whether the string holds a backslash. It jumps from one '"'
+ * or '\\' to the next, eight bytes a step: escape-dense text (JSON inside
+ * a string) costs a few instructions per escape, not per byte. (Resolving
+ * every backslash of a word from exact bit masks at once measured slower
+ * on such text: the masks cost more than the jumps they save.) */
 static const char *str_end(const char *p, const char *end, int *esc)
 {
 	int e = 0;
 	p++;
-	while (p < end) {
-		if (end - p >= 8 && !has_special(load8(p))) {
+	for (;;) {
+#if SWAR_POS
+		while (end - p >= 8) {
+			uint64_t m = special_mask(load8(p));
+			if (m) {
+				p += first_flag(m);
+				goto special;
+			}
 			p += 8;
-			continue;
 		}
-		const char *stop = end - p > 8 ? p + 8 : end;
-		while (p < stop) {
-			if (*p == '"') {
-				if (esc)
-					*esc = e;
-				return p + 1;
-			}
-			if (*p == '\\') {
-				e = 1;
-				p += 2;   /* the escaped byte cannot end the string */
-			} else {
-				p++;
-			}
+#endif
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (p >= end)
+			return NULL;
+#if SWAR_POS
+special:
+#endif
+		if (*p == '"') {
+			if (esc)
+				*esc = e;
+			return p + 1;
 		}
+		e = 1;
+		if (end - p < 2)
+			return NULL;
+		p += 2;   /* the escaped byte cannot end the string */
 	}
-	return NULL;
 }
 
 /* The character a one-letter JSON escape stands for; 0 if none. */
+static const char esc_tab[256] = {
+	['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+	['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+};
+
 static inline char esc_char(char c)
 {
-	switch (c) {
-	case '"': return '"';
-	case '\\': return '\\';
-	case '/': return '/';
-	case 'b': return '\b';
-	case 'f': return '\f';
-	case 'n': return '\n';
-	case 'r': return '\r';
-	case 't': return '\t';
-	default: return 0;
-	}
+	return esc_tab[(unsigned char)c];
 }
 
 /* Skips one value; NULL if malformed (loosely: scalars are not checked). */
@@ -193,56 +214,71 @@ static const char *skip(const char *p, const char *end, int depth)
 /* Decodes the JSON string body at p (after the opening quote) up to its
  * closing quote into out (at most cap bytes written); returns the decoded
  * length, or -1 if malformed. The decoded text is never longer than the raw. */
+static ssize_t unescape_end(const char *p, const char *end, char *out, size_t cap, const char **qend);
+
 static ssize_t unescape(const char *p, const char *end, char *out, size_t cap)
 {
+	const char *qe;
+	return unescape_end(p, end, out, cap, &qe);
+}
+
+/* unescape, telling where the string ends (after its closing quote). */
+static ssize_t unescape_end(const char *p, const char *end, char *out, size_t cap, const char **qend)
+{
 	size_t n = 0;
-	while (p < end) {
-		/* eight plain bytes at a time while they fit ... */
-		if (end - p >= 8 && n + 8 <= cap) {
+	for (;;) {
+#if SWAR_POS
+		/* eight plain bytes at a time while they fit; the word is
+		 * stored whole, and the count moves past its plain part */
+		while (end - p >= 8 && n + 8 <= cap) {
 			uint64_t x = load8(p);
-			if (!has_special(x)) {
-				memcpy(out + n, &x, 8);
-				p += 8;
-				n += 8;
-				continue;
+			uint64_t m = special_mask(x);
+			memcpy(out + n, &x, 8);
+			if (m) {
+				size_t k = first_flag(m);
+				p += k;
+				n += k;
+				goto special;
 			}
+			p += 8;
+			n += 8;
 		}
-		/* ... else byte by byte for the next eight (escape-dense text,
-		 * such as JSON inside a string, would fail every wide test) */
-		const char *stop = end - p > 8 ? p + 8 : end;
-		while (p < stop) {
-			char c = *p;
-			if (c == '"')
-				return (ssize_t)n;
-			if (c != '\\') {
-				if (n < cap)
-					out[n] = c;
-				n++;
-				p++;
-				continue;
-			}
-			if (++p >= end)
-				return -1;
-			c = *p++;
-			char e = esc_char(c);
-			if (e) {
-				if (n < cap)
-					out[n] = e;
-				n++;
-				continue;
-			}
-			char u[4];
-			size_t used;
-			int r = c == 'u' ? json_decode_u(p, end, u, &used) : -1;
-			if (r < 0)
-				return -1;
-			p += used;
-			for (int i = 0; i < r; i++, n++)
-				if (n < cap)
-					out[n] = u[i];
+#endif
+		while (p < end && *p != '"' && *p != '\\') {
+			if (n < cap)
+				out[n] = *p;
+			n++;
+			p++;
 		}
+		if (p >= end)
+			return -1;
+#if SWAR_POS
+special:
+#endif
+		if (*p == '"') {
+			*qend = p + 1;
+			return (ssize_t)n;
+		}
+		if (++p >= end)
+			return -1;
+		char c = *p++;
+		char e = esc_char(c);
+		if (e) {
+			if (n < cap)
+				out[n] = e;
+			n++;
+			continue;
+		}
+		char u[4];
+		size_t used;
+		int r = c == 'u' ? json_decode_u(p, end, u, &used) : -1;
+		if (r < 0)
+			return -1;
+		p += used;
+		for (int i = 0; i < r; i++, n++)
+			if (n < cap)
+				out[n] = u[i];
 	}
-	return -1;
 }
 
 /* Whether the key string at q (its opening quote), ending at qe (after the
@@ -313,6 +349,19 @@ static int find(const char *p, const char *end, const char *path, size_t plen, s
 	return 0;
 }
 
+/* A root string field decoded while the index is built, so that its text
+ * (often most of the event) is scanned once, not once to index it and
+ * again to decode it (event_get_decoded). */
+struct idx_hook {
+	const char *key;      /* a root key without escapes */
+	size_t klen;
+	struct sbuf *out;     /* its decoded value is appended here */
+	int done;             /* 1 decoded, -1 found but not a valid string */
+	size_t kpos;          /* the member's key offset */
+};
+
+static int root_index_build(struct event *ev, struct idx_hook *h);
+
 /* The root's member index: built by one scan on first use, then kept up to
  * date by idx_update as the text changes (or dropped, to be rebuilt). It
  * is a cache, so it is built through a const event. */
@@ -321,6 +370,11 @@ static int root_index(const struct event *cev)
 	struct event *ev = (struct event *)cev;
 	if (ev->ridx_state)
 		return ev->ridx_state > 0;
+	return root_index_build(ev, NULL);
+}
+
+static int root_index_build(struct event *ev, struct idx_hook *h)
+{
 	ev->ridx_state = -1;
 	ev->nridx = 0;
 	const char *base = ev->json, *end = ev->json + ev->len;
@@ -340,7 +394,24 @@ static int root_index(const struct event *cev)
 		p = ws(ke, end);
 		if (p >= end || *p != ':')
 			return 0;
-		const char *v = ws(p + 1, end), *ve = skip(v, end, 1);
+		const char *v = ws(p + 1, end), *ve = NULL;
+		if (h && !h->done && !esc && v < end && *v == '"' && (size_t)(ke - k - 2) == h->klen &&
+		    !memcmp(k + 1, h->key, h->klen)) {
+			h->done = -1;    /* the first member of that key only, as locate finds it */
+			size_t room = (size_t)(end - v);   /* decoded is never longer */
+			if (sbuf_reserve(h->out, room) == 0) {
+				ssize_t n = unescape_end(v + 1, end, h->out->p + h->out->len, room, &ve);
+				if (n >= 0) {
+					h->out->len += (size_t)n;
+					h->done = 1;
+					h->kpos = (size_t)(k - base);
+				} else {
+					ve = NULL;
+				}
+			}
+		}
+		if (!ve)
+			ve = skip(v, end, 1);
 		if (!ve)
 			return 0;
 		if (ev->nridx == ev->ridx_cap) {
@@ -443,31 +514,44 @@ static void idx_update(struct event *ev, size_t a, size_t b, size_t n)
 	ev->ridx_state = 0;
 }
 
-static int locate(const struct event *ev, const char *path, size_t plen, struct member *m)
+/* Finds path[0..plen) (the root index walked, nested objects scanned).
+ * When not found, *pre (if not NULL) tells whether some root key is the
+ * path's dotted prefix (a flat or nested way in that a shorter prefix of
+ * the path could still reach): if not, no prefix of the path is there. */
+static int locate_pre(const struct event *ev, const char *path, size_t plen, struct member *m, int *pre)
 {
+	int seen = 0;
 	if (!plen)
 		return 0;
-	if (!root_index(ev))
+	if (!root_index(ev)) {
+		if (pre)
+			*pre = 1;
 		return find(ev->json, ev->json + ev->len, path, plen, m, 0);
+	}
 	const char *base = ev->json;
-	for (size_t i = 0; i < ev->nridx; i++) {
-		const struct event_member *e = &ev->ridx[i];
-		const char *k = base + e->k, *ke = base + e->ke, *v = base + e->v, *ve = base + e->ve;
+	const struct event_member *idx = ev->ridx;
+	size_t n = ev->nridx;
+	for (size_t i = 0; i < n; i++) {
+		const struct event_member *e = &idx[i];
 		if (!e->esc) {
 			/* the common case, inline: a plain key is its bytes, so
-			 * its length alone rules out most members */
+			 * its length alone rules out most members (and the
+			 * value's span is read only for a match) */
 			size_t kl = e->ke - e->k - 2;
 			if (kl == plen) {
-				if (!memcmp(k + 1, path, plen)) {
-					*m = (struct member){ k, v, ve };
+				if (!memcmp(base + e->k + 1, path, plen)) {
+					*m = (struct member){ base + e->k, base + e->v, base + e->ve };
 					return 1;
 				}
-			} else if (kl && kl < plen && path[kl] == '.' && *v == '{' && !memcmp(k + 1, path, kl) &&
-				   find(v, ve, path + kl + 1, plen - kl - 1, m, 1)) {
-				return 1;
+			} else if (kl && kl < plen && path[kl] == '.' && !memcmp(base + e->k + 1, path, kl)) {
+				seen = 1;
+				if (base[e->v] == '{' && find(base + e->v, base + e->ve, path + kl + 1, plen - kl - 1, m, 1))
+					return 1;
 			}
 			continue;
 		}
+		seen = 1;   /* an escaped key: not worth deciding */
+		const char *k = base + e->k, *ke = base + e->ke, *v = base + e->v, *ve = base + e->ve;
 		if (key_eq(k, ke, e->esc, path, plen)) {
 			*m = (struct member){ k, v, ve };
 			return 1;
@@ -476,7 +560,14 @@ static int locate(const struct event *ev, const char *path, size_t plen, struct 
 		if (kl && *v == '{' && find(v, ve, path + kl + 1, plen - kl - 1, m, 1))
 			return 1;
 	}
+	if (pre)
+		*pre = seen;
 	return 0;
+}
+
+static int locate(const struct event *ev, const char *path, size_t plen, struct member *m)
+{
+	return locate_pre(ev, path, plen, m, NULL);
 }
 
 int event_get_raw(const struct event *ev, const char *path, const char **val, size_t *len)
@@ -486,6 +577,36 @@ int event_get_raw(const struct event *ev, const char *path, const char **val, si
 		return -ENOENT;
 	*val = m.val;
 	*len = (size_t)(m.vend - m.val);
+	return 0;
+}
+
+int event_get_decoded(struct event *ev, const char *path, const char **val, size_t *len, struct sbuf *out,
+		      int *decoded)
+{
+	size_t plen = strlen(path), start = out->len;
+	struct idx_hook h = { path, plen, out, 0, 0 };
+	*decoded = 0;
+	if (!ev->ridx_state && plen && !memchr(path, '.', plen)) {
+		/* a dotless path matches the first root key equal to it, the
+		 * member the hook decodes */
+		root_index_build(ev, &h);
+		if (ev->ridx_state != 1)
+			h.done = 0;
+	}
+	struct member m;
+	if (!locate(ev, path, plen, &m)) {
+		out->len = start;
+		return -ENOENT;
+	}
+	*val = m.val;
+	*len = (size_t)(m.vend - m.val);
+	if (h.done == 1 && m.key == ev->json + h.kpos) {
+		*decoded = 1;
+		return 0;
+	}
+	out->len = start;
+	if (*m.val == '"' && event_decode_str(m.val, *len, out))
+		*decoded = 1;
 	return 0;
 }
 
@@ -646,12 +767,14 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 	if (!plen || path[0] == '.' || path[plen - 1] == '.' || strstr(path, ".."))
 		return -EINVAL;
 	struct member m;
-	if (locate(ev, path, plen, &m))
+	int pre;
+	if (locate_pre(ev, path, plen, &m, &pre))
 		return splice(ev, (size_t)(m.val - ev->json), (size_t)(m.vend - ev->json), json, len);
 	/* Not there: the longest prefix that is an object takes the rest of
-	 * the path, built as nested objects; none: the root takes it all. */
+	 * the path, built as nested objects; none (and no root key is even a
+	 * prefix of it: pre == 0): the root takes it all. */
 	const char *o = NULL, *oe = NULL;
-	size_t cut = plen;   /* path[cut..) is what gets built */
+	size_t cut = pre ? plen : 0;   /* path[cut..) is what gets built */
 	while (cut > 0) {
 		size_t i = cut - 1;
 		while (i > 0 && path[i] != '.')
@@ -680,7 +803,7 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 	t->err = 0;
 	if (sbuf_reserve(t, ev->len + len + 2 * (plen - cut) + 16) < 0)
 		return -ENOMEM;
-	sbuf_put(t, ev->json, at);
+	put(t, ev->json, at);
 	if (!obj_empty(o, oe))
 		sbuf_putc(t, ',');
 	size_t depth = 0;
@@ -695,10 +818,10 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 		depth++;
 		seg = dot + 1;
 	}
-	sbuf_put(t, json, len);
+	put(t, json, len);
 	while (depth--)
 		sbuf_putc(t, '}');
-	sbuf_put(t, ev->json + at, ev->len - at);
+	put(t, ev->json + at, ev->len - at);
 	size_t grown = t->len - ev->len;
 	int rc = take_tmp(ev);
 	if (rc == 0)
@@ -715,13 +838,12 @@ int event_set_str(struct event *ev, const char *path, const char *s, size_t n)
 	return v->err ? -ENOMEM : event_set_json(ev, path, v->p, v->len);
 }
 
-int event_remove(struct event *ev, const char *path)
+/* What removing the member m takes out of the text: [*ra, *rb), the member
+ * and one comma beside it, with the blanks around that comma. */
+static void removal_span(const struct event *ev, const struct member *m, size_t *ra, size_t *rb)
 {
-	struct member m;
-	if (!locate(ev, path, strlen(path), &m))
-		return -ENOENT;
 	const char *base = ev->json, *end = ev->json + ev->len;
-	const char *a = m.key, *b = m.vend;
+	const char *a = m->key, *b = m->vend;
 	const char *after = ws(b, end);
 	if (after < end && *after == ',') {
 		b = ws(after + 1, end);        /* "k":v, next -> next */
@@ -735,7 +857,18 @@ int event_remove(struct event *ev, const char *path)
 				a--;
 		}
 	}
-	return splice(ev, (size_t)(a - base), (size_t)(b - base), NULL, 0);
+	*ra = (size_t)(a - base);
+	*rb = (size_t)(b - base);
+}
+
+int event_remove(struct event *ev, const char *path)
+{
+	struct member m;
+	if (!locate(ev, path, strlen(path), &m))
+		return -ENOENT;
+	size_t a, b;
+	removal_span(ev, &m, &a, &b);
+	return splice(ev, a, b, NULL, 0);
 }
 
 /* --- merging ------------------------------------------------------------------------ */
@@ -800,7 +933,8 @@ static int span_key_eq(const struct mspan *a, const struct mspan *b)
 
 /* The root's index after a root merge, from the spans the merge used
  * (old text: have[], obj: add[]), so the next lookup needs no scan. */
-static void merge_index(struct event *ev, const struct mspan *have, size_t nh, const struct mspan *add, size_t na)
+static void merge_index(struct event *ev, const struct mspan *have, size_t nh, const struct mspan *add, size_t na,
+			size_t cut_a, size_t cut_b)
 {
 	size_t need = nh + na;
 	if (need > ev->ridx_cap) {
@@ -816,6 +950,10 @@ static void merge_index(struct event *ev, const struct mspan *have, size_t nh, c
 	size_t n = 0, shift_up = 0, shift_down = 0;   /* new = old + up - down */
 	for (size_t j = 0; j < nh; j++) {
 		const struct mspan *h = &have[j];
+		if (cut_b > cut_a && (size_t)(h->k - base) >= cut_b) {
+			shift_down += cut_b - cut_a;   /* the removed member was before this one */
+			cut_a = cut_b = 0;
+		}
 		struct event_member e = { (size_t)(h->k - base) + shift_up - shift_down,
 					  (size_t)(h->ke - base) + shift_up - shift_down,
 					  (size_t)(h->v - base) + shift_up - shift_down, 0, h->esc };
@@ -843,18 +981,20 @@ static void merge_index(struct event *ev, const struct mspan *have, size_t nh, c
 /* One pass: every member of obj replaces the value of the same key in the
  * target object or is appended to it. Keys are taken literally (a dotted key
  * from obj stays one key); of equal keys in obj the last wins. */
-static int merge_spans(struct event *ev, const char *path, const char *obj, size_t len, ssize_t na);
+static int merge_spans(struct event *ev, const char *path, const char *obj, size_t len, ssize_t na, ssize_t skip);
 
 int event_merge(struct event *ev, const char *path, const char *obj, size_t len)
 {
 	ssize_t na = members(obj, obj + len, &ev->madd, &ev->madd_cap);
 	if (na < 0)
 		return na == -2 ? -ENOMEM : -EINVAL;
-	return merge_spans(ev, path, obj, len, na);
+	return merge_spans(ev, path, obj, len, na, -1);
 }
 
-/* event_merge once obj's na members are in ev->madd. */
-static int merge_spans(struct event *ev, const char *path, const char *obj, size_t len, ssize_t na)
+/* event_merge once obj's na members are in ev->madd. skip >= 0 (root
+ * target, index valid): the root member ev->ridx[skip] is removed in the
+ * same pass, as event_remove would have before the merge. */
+static int merge_spans(struct event *ev, const char *path, const char *obj, size_t len, ssize_t na, ssize_t skip)
 {
 	const char *o, *oe;
 	if (path && *path) {
@@ -865,6 +1005,14 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 		oe = m.vend;
 	} else if (root(ev, &o, &oe) < 0) {
 		return -EINVAL;
+	}
+	size_t cut_a = 0, cut_b = 0;   /* the removed member's span, when skip >= 0 */
+	if (skip >= 0) {
+		const struct event_member *e = &ev->ridx[skip];
+		struct member m = { ev->json + e->k, ev->json + e->v, ev->json + e->ve };
+		removal_span(ev, &m, &cut_a, &cut_b);
+		if (na == 0)
+			return splice(ev, cut_a, cut_b, NULL, 0);
 	}
 	if (na == 0)
 		return 0;
@@ -879,29 +1027,45 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 			ev->mhave_cap = ev->nridx;
 		}
 		struct mspan *hv = ev->mhave;
+		nh = 0;
 		for (size_t j = 0; j < ev->nridx; j++) {
 			const struct event_member *e = &ev->ridx[j];
-			hv[j] = (struct mspan){ ev->json + e->k, ev->json + e->ke, ev->json + e->v, ev->json + e->ve,
-						e->esc, 0, 0 };
+			if ((ssize_t)j != skip)
+				hv[nh++] = (struct mspan){ ev->json + e->k, ev->json + e->ke, ev->json + e->v,
+							   ev->json + e->ve, e->esc, 0, 0 };
 		}
-		nh = (ssize_t)ev->nridx;
 	} else {
 		nh = members(o, oe, &ev->mhave, &ev->mhave_cap);
 	}
 	if (nh < 0)
 		return nh == -2 ? -ENOMEM : -EINVAL;
 	struct mspan *add = ev->madd, *have = ev->mhave;
-	for (ssize_t i = 0; i < na; i++) {
+	/* Which member replaces which, and which are repeated later (the last
+	 * wins). Repeats are looked for only where a small hash of the raw
+	 * key (length, first and last byte) was seen among the later members:
+	 * a key written with escapes may equal another written without, so
+	 * any escape makes every member look. */
+	int anyesc = 0;
+	for (ssize_t i = 0; i < na; i++)
+		anyesc |= add[i].esc;
+	uint64_t later = 0;
+	for (ssize_t i = na - 1; i >= 0; i--) {
 		int r = -1;
 		for (ssize_t j = 0; j < nh && r < 0; j++)
 			if (have[j].ke - have[j].k == add[i].ke - add[i].k || have[j].esc || add[i].esc)
 				if (span_key_eq(&have[j], &add[i]))
 					r = (int)j;
-		for (ssize_t k = i + 1; k < na; k++)
-			if (span_key_eq(&add[k], &add[i])) {
-				r = -3;
-				break;
-			}
+		size_t kl = (size_t)(add[i].ke - add[i].k);
+		uint64_t hb = anyesc ? ~0ULL
+				     : 1ULL << ((kl * 7 + (unsigned char)add[i].k[1] * 3 + (unsigned char)add[i].ke[-2]) & 63);
+		if (later & hb)
+			for (ssize_t k = i + 1; k < na; k++)
+				if ((add[k].ke - add[k].k == add[i].ke - add[i].k || add[k].esc || add[i].esc) &&
+				    span_key_eq(&add[k], &add[i])) {
+					r = -3;
+					break;
+				}
+		later |= hb;
 		add[i].act = r + 1;
 	}
 	struct sbuf *t = &ev->tmp;
@@ -910,8 +1074,10 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 	if (sbuf_reserve(t, ev->len + len + 16) < 0)
 		return -ENOMEM;
 	const char *cur = ev->json;
+	const char *cut = skip >= 0 ? ev->json + cut_a : NULL;
 	/* replacements, in text order (have[] is in text order, and each
-	 * existing key is replaced by at most one surviving member) */
+	 * existing key is replaced by at most one surviving member), and the
+	 * removed member's span in its place among them */
 	for (ssize_t j = 0; j < nh; j++) {
 		ssize_t w = -1;
 		for (ssize_t i = 0; i < na && w < 0; i++)
@@ -920,13 +1086,22 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 		have[j].act = (int)(w + 1);
 		if (w < 0)
 			continue;
-		sbuf_put(t, cur, (size_t)(have[j].v - cur));
-		sbuf_put(t, add[w].v, (size_t)(add[w].ve - add[w].v));
+		if (cut && have[j].v > cut) {
+			put(t, cur, (size_t)(cut - cur));
+			cur = ev->json + cut_b;
+			cut = NULL;
+		}
+		put(t, cur, (size_t)(have[j].v - cur));
+		put(t, add[w].v, (size_t)(add[w].ve - add[w].v));
 		cur = have[j].ve;
 	}
+	if (cut) {
+		put(t, cur, (size_t)(cut - cur));
+		cur = ev->json + cut_b;
+	}
 	const char *close = oe - 1;
-	sbuf_put(t, cur, (size_t)(close - cur));
-	int first = obj_empty(o, oe);
+	put(t, cur, (size_t)(close - cur));
+	int first = skip >= 0 ? nh == 0 : obj_empty(o, oe);
 	for (ssize_t i = 0; i < na; i++) {
 		if (add[i].act != 0)
 			continue;
@@ -934,9 +1109,9 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 			sbuf_putc(t, ',');
 		first = 0;
 		add[i].at = t->len;
-		sbuf_put(t, add[i].k, (size_t)(add[i].ve - add[i].k));
+		put(t, add[i].k, (size_t)(add[i].ve - add[i].k));
 	}
-	sbuf_put(t, close, (size_t)(ev->json + ev->len - close));
+	put(t, close, (size_t)(ev->json + ev->len - close));
 	if (t->err)
 		return -ENOMEM;
 	size_t o_off = (size_t)(o - ev->json), oe_off = (size_t)(oe - ev->json), grown = t->len - ev->len;
@@ -945,7 +1120,7 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 		idx_update(ev, o_off, oe_off, oe_off - o_off + grown);   /* inside one root member */
 		return 0;
 	}
-	merge_index(ev, have, (size_t)nh, add, (size_t)na);
+	merge_index(ev, have, (size_t)nh, add, (size_t)na, cut_a, cut_b);
 	return take_tmp(ev);
 }
 
@@ -955,32 +1130,43 @@ static const char *valid(const char *p, const char *end, int depth);
 
 static const char *valid_str(const char *p, const char *end)
 {
-	for (p++; p < end; p++) {
-		while (end - p >= 8 && !has_special_ctl(load8(p)))
-			p += 8;
-		if (p >= end)
-			break;
-		unsigned char c = (unsigned char)*p;
-		if (c == '"')
-			return p + 1;
-		if (c < 0x20)
-			return NULL;
-		if (c == '\\') {
-			if (++p >= end)
-				return NULL;
-			if (*p == 'u') {
-				for (int i = 1; i <= 4; i++) {
-					char h = p + i < end ? p[i] : 0;
-					if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
-						return NULL;
-				}
-				p += 4;
-			} else if (!esc_char(*p)) {
-				return NULL;
+	for (p++;;) {
+#if SWAR_POS
+		while (end - p >= 8) {
+			uint64_t m = special_ctl_mask(load8(p));
+			if (m) {
+				p += first_flag(m);
+				goto special;
 			}
+			p += 8;
+		}
+#endif
+		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			p++;
+		if (p >= end)
+			return NULL;
+#if SWAR_POS
+special:
+#endif
+		if (*p == '"')
+			return p + 1;
+		if (*p != '\\')
+			return NULL;   /* a raw control character */
+		if (++p >= end)
+			return NULL;
+		if (*p == 'u') {
+			for (int i = 1; i <= 4; i++) {
+				char h = p + i < end ? p[i] : 0;
+				if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+					return NULL;
+			}
+			p += 5;
+		} else if (!esc_char(*p)) {
+			return NULL;
+		} else {
+			p++;
 		}
 	}
-	return NULL;
 }
 
 static const char *digits(const char *p, const char *end)
@@ -1176,7 +1362,18 @@ int event_merge_checked(struct event *ev, const char *path, const char *obj, siz
 	ssize_t na = valid_members(obj, obj + len, &ev->madd, &ev->madd_cap, &o, &oe);
 	if (na < 0)
 		return na == -2 ? -ENOMEM : na == -3 ? -EDOM : -EBADMSG;
-	if (remove)
-		event_remove(ev, remove);
-	return merge_spans(ev, path, o, (size_t)(oe - o), na);
+	/* The removal joins the merge's one pass when it takes a whole root
+	 * member the index knows (the usual `message`); else it goes first. */
+	ssize_t skip = -1;
+	if (remove) {
+		struct member m;
+		if (!(path && *path) && locate(ev, remove, strlen(remove), &m) && ev->ridx_state == 1) {
+			for (size_t j = 0; j < ev->nridx && skip < 0; j++)
+				if (ev->json + ev->ridx[j].k == m.key)
+					skip = (ssize_t)j;
+		}
+		if (skip < 0)
+			event_remove(ev, remove);
+	}
+	return merge_spans(ev, path, o, (size_t)(oe - o), na, skip);
 }

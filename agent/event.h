@@ -70,6 +70,12 @@ int event_get_raw(const struct event *ev, const char *path, const char **val, si
 /* Appends the decoded text of a raw JSON string value (quotes included, as
  * event_get_raw gives it) to out. 1, or 0 if it is not a valid string. */
 int event_decode_str(const char *val, size_t len, struct sbuf *out);
+/* event_get_raw and, for a string, event_decode_str into out (*decoded 1;
+ * 0 if the value is not a string or not a valid one), in one go: a root
+ * field's text is scanned once when the event was not indexed yet (the
+ * decode finds the string's end). 0 or -ENOENT. */
+int event_get_decoded(struct event *ev, const char *path, const char **val, size_t *len, struct sbuf *out,
+		      int *decoded);
 /* Whether path is present (any value, null included). */
 int event_has(const struct event *ev, const char *path);
 

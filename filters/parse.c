@@ -13,9 +13,11 @@
  * Counted per instance: parse_failed, parse_time_failed, parse_missing (no
  * such field, which is not flagged).
  *
- * Cost: the field is decoded and checked in one pass each, and merged into
- * the text in one more (event_merge), with buffers kept from one event to
- * the next: no allocation per event. */
+ * Cost: the field is decoded as the event is first indexed
+ * (event_get_decoded: its text is scanned once); for json, the decoded text
+ * is checked and its members collected in one pass and merged, with the
+ * field's removal, in one more (event_merge_checked); buffers are kept from
+ * one event to the next: no allocation per event. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -184,19 +186,7 @@ static void count(_Atomic uint64_t *c)
 }
 
 /* --- the formats: each builds a JSON object in p->obj, or says why not ----------- */
-
-static int parse_json(struct parse *p, const char *s, size_t n)
-{
-	if (!event_json_compact(s, n, &p->obj)) {
-		snprintf(p->why, sizeof(p->why), "%s: not valid JSON", p->c->field);
-		return -EINVAL;
-	}
-	if (p->obj.p[0] != '{') {
-		snprintf(p->why, sizeof(p->why), "%s: JSON but not an object", p->c->field);
-		return -EINVAL;
-	}
-	return 0;
-}
+/* (json needs no builder: event_merge_checked takes the decoded text as is) */
 
 static int is_blank(char c)
 {
@@ -390,12 +380,13 @@ static int parse_apply(void *state, struct event *ev)
 	const struct parse_conf *c = p->c;
 	const char *v;
 	size_t vn;
-	if (event_get_raw(ev, c->field, &v, &vn) < 0) {
+	int decoded;
+	p->raw.len = p->obj.len = 0;
+	p->raw.err = p->obj.err = 0;
+	if (event_get_decoded(ev, c->field, &v, &vn, &p->raw, &decoded) < 0) {
 		count(p->missing);
 		return FILTER_KEEP;
 	}
-	p->raw.len = p->obj.len = 0;
-	p->raw.err = p->obj.err = 0;
 	int rc;
 	if (*v == '{' && c->format == P_JSON) {
 		sbuf_put(&p->obj, v, vn);    /* already an object: merge it as is */
@@ -403,7 +394,7 @@ static int parse_apply(void *state, struct event *ev)
 	} else if (*v != '"') {
 		snprintf(p->why, sizeof(p->why), "%s: not a string", c->field);
 		rc = -EINVAL;
-	} else if (!event_decode_str(v, vn, &p->raw) || p->raw.err) {
+	} else if (!decoded || p->raw.err) {
 		snprintf(p->why, sizeof(p->why), "%s: not a valid JSON string", c->field);
 		rc = -EINVAL;
 	} else if (c->format == P_JSON) {
@@ -422,9 +413,7 @@ static int parse_apply(void *state, struct event *ev)
 		goto merged;
 	} else {
 		const char *s = p->raw.p ? p->raw.p : "";
-		rc = c->format == P_JSON ? parse_json(p, s, p->raw.len)
-		     : c->format == P_LOGFMT ? parse_logfmt(p, s, p->raw.len)
-					     : parse_regex(p, s, p->raw.len);
+		rc = c->format == P_LOGFMT ? parse_logfmt(p, s, p->raw.len) : parse_regex(p, s, p->raw.len);
 		if (rc == 0 && p->obj.err)
 			rc = -ENOMEM;
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent/event.h"
+#include "common/json.h"
 
 enum op { SET, SETSTR, REMOVE, MERGE };
 
@@ -295,6 +296,183 @@ static void test_index_consistency(void **state)
 	event_free(&b);
 }
 
+/* event_merge_checked (validate + collect + remove + merge in one pass)
+ * gives what the steps it fuses give one by one: event_json_compact, the
+ * object check, event_remove, event_merge; and leaves the event as it was
+ * when the text is not a valid object. */
+static void test_merge_checked(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+		"{\"a\":1,\"b\":{\"c\":[1,2]}}", " {\"message\":\"new\", \"x\" : \"y z\"} ", "{}",
+		"{\n  \"a\": \"x y\\n\",\n\t\"b\": [1, 2]\n}\n", "{\"a\\\"q\":1,\"a\":2,\"a\":3}", "{\"k\\u00e9\":\"\\u00e9\"}",
+		"{\"a\":1,\"b\":2,\"a\":3,\"message\":4,\"b\":5}", "[1,2]", "\"str\"", "42", "{\"a\":1", "{\"a\":01}", "{\"a\":\"b\nc\"}", "", "{\"a\":1}}", "{\"a\":1} x",
+	};
+	static const char *const events[] = { "{\"message\":\"m\",\"a\":0,\"z\":true}", "{\"b\":{\"c\":0},\"message\":1}",
+					      "{}", "{\"x\":\"\\\"q\\\"\"}",
+					      "{ \"a\" : 0 , \"message\" : \"m\" ,\n \"z\" : 1 }", "{\"message\":\"only\"}",
+					      "{\"z\":1 , \"message\":\"last\" }" };
+	static const char *const paths[] = { NULL, "", "b", "t.u" };
+	static const char *const removes[] = { NULL, "message", "absent" };
+	struct event a = { 0 }, b = { 0 };
+	struct sbuf c = { 0 };
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
+		for (size_t e = 0; e < sizeof(events) / sizeof(events[0]); e++)
+			for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++)
+				for (size_t r = 0; r < sizeof(removes) / sizeof(removes[0]); r++) {
+					const char *in = events[e], *txt = texts[t];
+					event_begin(&a, "in", NULL, 0, in, strlen(in));
+					event_begin(&b, "in", NULL, 0, in, strlen(in));
+					int ra = event_merge_checked(&a, paths[p], txt, strlen(txt), removes[r]);
+					/* the reference: the steps one by one */
+					sbuf_reset(&c);
+					int rb;
+					if (!event_json_compact(txt, strlen(txt), &c)) {
+						rb = -EBADMSG;
+					} else if (c.p[0] != '{') {
+						rb = -EDOM;
+					} else {
+						if (removes[r])
+							event_remove(&b, removes[r]);
+						rb = event_merge(&b, paths[p], c.p, c.len);
+					}
+					if (ra != rb)
+						fail_msg("merge_checked %s into %s at %s: %d, steps: %d", txt, in,
+							 paths[p] ? paths[p] : "(root)", ra, rb);
+					size_t la, lb;
+					const char *ja = event_json(&a, &la), *jb = event_json(&b, &lb);
+					if (la != lb || memcmp(ja, jb, la))
+						fail_msg("merge_checked %s into %s: %.*s, steps: %.*s", txt, in, (int)la, ja,
+							 (int)lb, jb);
+					if (ra < 0 && (la != strlen(in) || memcmp(ja, in, la)))
+						fail_msg("merge_checked %s changed %s on failure", txt, in);
+					/* the index kept by the merge finds what a scan finds */
+					char x[64], y[64];
+					static const char *const look[] = { "a", "b.c", "message", "x", "z", "t.u.a" };
+					for (size_t k = 0; k < sizeof(look) / sizeof(look[0]); k++) {
+						ssize_t na = event_get_str(&a, look[k], x, sizeof(x));
+						ssize_t nb = event_get_str(&b, look[k], y, sizeof(y));
+						assert_int_equal(na, nb);
+						if (na >= 0)
+							assert_string_equal(x, y);
+					}
+				}
+	event_free(&a);
+	event_free(&b);
+	sbuf_free(&c);
+}
+
+/* The word-at-a-time string scans (end, decode, validate) at every
+ * alignment: strings of random plain bytes, quotes, backslashes, control
+ * characters and UTF-8, written by json_put_string, decode back to what was
+ * written and are valid; with a raw control byte in them they are not. */
+static void test_string_scan_alignment(void **state)
+{
+	(void)state;
+	static const char pool[] = "ab \"\\\n\t\x01/\xc3\xa9xyz{}:,";
+	struct sbuf ev = { 0 }, dec = { 0 };
+	struct event e = { 0 };
+	unsigned seed = 7;
+	for (int len = 0; len < 48; len++)
+		for (int round = 0; round < 40; round++) {
+			char s[64];
+			for (int i = 0; i < len; i++) {
+				seed = seed * 1103515245u + 12345u;
+				char ch = pool[(seed >> 16) % (sizeof(pool) - 1)];
+				s[i] = ch == '\xc3' || ch == '\xa9' ? 'u' : ch;   /* no torn UTF-8 */
+			}
+			if (len >= 2 && round % 3 == 0)
+				memcpy(s + len / 2 - 1, "\xc3\xa9", 2);
+			sbuf_reset(&ev);
+			sbuf_puts(&ev, "{\"pad\":\"");
+			for (int i = 0; i < round % 9; i++)
+				sbuf_putc(&ev, 'p');      /* shifts the value's alignment */
+			sbuf_puts(&ev, "\",\"v\":");
+			size_t vs = ev.len;
+			json_put_string(&ev, s, (size_t)len);
+			size_t ve = ev.len;
+			sbuf_putc(&ev, '}');
+			assert_true(event_json_valid(ev.p, ev.len));
+			event_begin(&e, "in", NULL, 0, ev.p, ev.len);
+			const char *raw;
+			size_t rl;
+			assert_int_equal(event_get_raw(&e, "v", &raw, &rl), 0);
+			assert_int_equal(rl, ve - vs);
+			sbuf_reset(&dec);
+			assert_true(event_decode_str(raw, rl, &dec));
+			assert_int_equal(dec.len, (size_t)len);
+			assert_memory_equal(dec.p ? dec.p : "", s, (size_t)len);
+			/* a raw control byte anywhere in the string body: not
+			 * valid JSON (after a backslash it is a bad escape) */
+			if (len > 0) {
+				ev.p[vs + 1 + (size_t)round % (ve - vs - 2)] = '\x02';
+				assert_false(event_json_valid(ev.p, ev.len));
+			}
+		}
+	event_free(&e);
+	sbuf_free(&ev);
+	sbuf_free(&dec);
+}
+
+/* event_get_decoded (the field decoded while the root index is built)
+ * gives what event_get_raw + event_decode_str give, whether or not the
+ * event was indexed before, and the index it builds finds what a scan
+ * finds. */
+static void test_get_decoded(void **state)
+{
+	(void)state;
+	static const char *const events[] = {
+		"{\"message\":\"{\\\"a\\\":1}\",\"b\":2}", "{\"b\":2,\"message\":\"x\\ty\\u00e9\"}",
+		"{\"message\":\"bad \\x escape\",\"z\":1}", "{\"message\":{\"o\":1}}", "{\"message\":12}",
+		"{\"message\":\"first\",\"message\":\"second\"}", "{\"a.b\":\"flat\",\"a\":{\"b\":\"nested\"}}",
+		"{\"me\\u0073sage\":\"escaped key\",\"message\":\"plain\"}", "not an object", "{\"message\":\"unterminated}",
+		"{}", " { \"message\" : \"sp aced\" } ",
+	};
+	static const char *const paths[] = { "message", "b", "a.b", "a", "absent" };
+	struct event a = { 0 }, b = { 0 };
+	struct sbuf da = { 0 }, db = { 0 };
+	for (size_t e = 0; e < sizeof(events) / sizeof(events[0]); e++)
+		for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++)
+			for (int pre = 0; pre < 2; pre++) {
+				const char *in = events[e];
+				event_begin(&a, "in", NULL, 0, in, strlen(in));
+				event_begin(&b, "in", NULL, 0, in, strlen(in));
+				if (pre)
+					(void)event_has(&a, "zzz");   /* indexes first */
+				sbuf_reset(&da);
+				sbuf_reset(&db);
+				sbuf_puts(&da, "keep:");
+				sbuf_puts(&db, "keep:");
+				const char *va, *vb;
+				size_t la = 0, lb = 0;
+				int dec;
+				int ra = event_get_decoded(&a, paths[p], &va, &la, &da, &dec);
+				int rb = event_get_raw(&b, paths[p], &vb, &lb);
+				assert_int_equal(ra, rb);
+				if (ra == 0) {
+					assert_int_equal(la, lb);
+					assert_memory_equal(va, vb, la);
+					int db_ok = *vb == '"' && event_decode_str(vb, lb, &db);
+					if (dec != db_ok)
+						fail_msg("%s in %s: decoded %d, steps %d", paths[p], in, dec, db_ok);
+				}
+				assert_int_equal(da.len, db.len);
+				assert_memory_equal(da.p, db.p, da.len);
+				for (size_t k = 0; k < sizeof(paths) / sizeof(paths[0]); k++) {
+					char x[64], y[64];
+					ssize_t nx = event_get_str(&a, paths[k], x, sizeof(x));
+					ssize_t ny = event_get_str(&b, paths[k], y, sizeof(y));
+					assert_int_equal(nx, ny);
+					if (nx >= 0)
+						assert_string_equal(x, y);
+				}
+			}
+	event_free(&a);
+	event_free(&b);
+	sbuf_free(&da);
+	sbuf_free(&db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +483,9 @@ int main(void)
 		cmocka_unit_test(test_huge_field),
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_index_consistency),
+		cmocka_unit_test(test_merge_checked),
+		cmocka_unit_test(test_get_decoded),
+		cmocka_unit_test(test_string_scan_alignment),
 	};
 	return cmocka_run_group_tests_name("event", tests, NULL, NULL);
 }
