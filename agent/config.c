@@ -328,6 +328,27 @@ static const struct cfg_node *match_item(const struct cfg_node *item, size_t i)
 	return m ? m : item;
 }
 
+/* A route (an output's or a filter's match:) must lead somewhere: every
+ * literal pattern names or tags an input; wildcards may match none yet. */
+static int check_match(const struct agent_config *c, const struct cfg_strlist *match, const struct cfg_node *item,
+		       struct cfg_error *err)
+{
+	for (size_t k = 0; k < match->n; k++) {
+		const char *p = match->v[k];
+		if (!*p)
+			return cfg_fail(err, match_item(item, k), "match: an empty pattern matches nothing");
+		if (has_wildcard(p))
+			continue;
+		size_t j;
+		for (j = 0; j < c->ninputs; j++)
+			if (strcmp(c->inputs[j].name, p) == 0 || (c->inputs[j].tag && strcmp(c->inputs[j].tag, p) == 0))
+				break;
+		if (j == c->ninputs)
+			return cfg_fail(err, match_item(item, k), "match: no input is named or tagged '%s'", p);
+	}
+	return 0;
+}
+
 static int load_outputs(struct agent_config *c, const struct cfg_node *list, struct cfg_error *err)
 {
 	size_t n = list_len(list);
@@ -359,22 +380,8 @@ static int load_outputs(struct agent_config *c, const struct cfg_node *list, str
 			return cfg_fail(err, cfg_get(item, "retry_max") ? cfg_get(item, "retry_max") : item,
 					"retry_max (%lldms) is below retry_initial (%lldms)",
 					(long long)oc->retry_max_ms, (long long)oc->retry_initial_ms);
-		/* A route must lead somewhere: a literal name or tag must exist. */
-		for (size_t k = 0; k < oc->match.n; k++) {
-			const char *p = oc->match.v[k];
-			if (!*p)
-				return cfg_fail(err, match_item(item, k), "match: an empty pattern matches nothing");
-			if (has_wildcard(p))
-				continue;
-			size_t j;
-			for (j = 0; j < c->ninputs; j++)
-				if (strcmp(c->inputs[j].name, p) == 0 ||
-				    (c->inputs[j].tag && strcmp(c->inputs[j].tag, p) == 0))
-					break;
-			if (j == c->ninputs)
-				return cfg_fail(err, match_item(item, k),
-						"match: no input is named or tagged '%s'", p);
-		}
+		if ((rc = check_match(c, &oc->match, item, err)) < 0)
+			return rc;
 		if (oc->mod->check && (rc = oc->mod->check(oc->conf, item, err)) < 0)
 			return rc;
 	}
@@ -440,21 +447,8 @@ static int load_filters(struct agent_config *c, const struct cfg_node *list, str
 		for (size_t j = 0; fc->name && j < i; j++)
 			if (c->filters[j].name && strcmp(c->filters[j].name, fc->name) == 0)
 				return cfg_fail(err, name_node(item), "duplicate filter name '%s'", fc->name);
-		for (size_t k = 0; k < fc->match.n; k++) {
-			const char *p = fc->match.v[k];
-			if (!*p)
-				return cfg_fail(err, match_item(item, k), "match: an empty pattern matches nothing");
-			if (has_wildcard(p))
-				continue;
-			size_t j;
-			for (j = 0; j < c->ninputs; j++)
-				if (strcmp(c->inputs[j].name, p) == 0 ||
-				    (c->inputs[j].tag && strcmp(c->inputs[j].tag, p) == 0))
-					break;
-			if (j == c->ninputs)
-				return cfg_fail(err, match_item(item, k),
-						"match: no input is named or tagged '%s'", p);
-		}
+		if ((rc = check_match(c, &fc->match, item, err)) < 0)
+			return rc;
 		if (fc->mod->check && (rc = fc->mod->check(fc->conf, item, err)) < 0)
 			return rc;
 	}
