@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "buffer/log.h"
 
@@ -131,6 +133,28 @@ static const char **ignore_list(const struct cfg_key *keys)
 	return v;
 }
 
+/* The files a module reads (keys named *_file: certificates, keys,
+ * passwords, tokens) join its fingerprint by identity and change time, so
+ * that a SIGHUP after a certificate renewal restarts the module and it reads
+ * them again, though its config text is the same. */
+static void file_stamps(FILE *f, const struct cfg_key *keys, const void *obj)
+{
+	for (const struct cfg_key *k = keys; k && k->name; k++) {
+		if (k->type == CFG_T_SECTION) {
+			file_stamps(f, k->section, obj);
+			continue;
+		}
+		size_t l = strlen(k->name);
+		if (k->type != CFG_T_STRING || l < 5 || strcmp(k->name + l - 5, "_file") != 0)
+			continue;
+		const char *path = *(char *const *)((const char *)obj + k->offset);
+		struct stat st;
+		if (path && stat(path, &st) == 0)
+			fprintf(f, "# %s: inode %ju, %jd bytes, changed %jd.%09ld\n", k->name, (uintmax_t)st.st_ino,
+				(intmax_t)st.st_size, (intmax_t)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	}
+}
+
 static char *fingerprint(const char *type, const struct cfg_key *common, const void *cobj,
 			 const struct cfg_key *keys, const void *obj)
 {
@@ -141,8 +165,10 @@ static char *fingerprint(const char *type, const struct cfg_key *common, const v
 		return NULL;
 	fprintf(f, "type: %s\n", type);
 	cfg_dump(f, common, cobj, 0);
-	if (keys)
+	if (keys) {
 		cfg_dump(f, keys, obj, 0);
+		file_stamps(f, keys, obj);
+	}
 	fclose(f);
 	return s;
 }

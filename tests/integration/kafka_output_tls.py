@@ -141,8 +141,12 @@ ok(done == 3000 and sorted(set(topic_seqs("wrongpw"))) == list(range(1, 3001)),
    "after a SIGHUP with the right password every event drains (%s)" % done)
 a.stop()
 
-# a CA that did not sign the broker's certificate
-a = agentlib.Agent(d, conf("a4", "wrongca", "{ username: shipper, password: s3cret-shipper }", cafile=other[0]),
+# a CA that did not sign the broker's certificate; then the right CA written
+# into the same file and a SIGHUP: the output is restarted and reads it
+trust = os.path.join(d, "trust.pem")
+with open(other[0], "rb") as src, open(trust, "wb") as dst:
+    dst.write(src.read())
+a = agentlib.Agent(d, conf("a4", "wrongca", "{ username: shipper, password: s3cret-shipper }", cafile=trust),
                    "a4")
 ok(a.start(), "agent starts trusting the wrong CA")
 ok(testlib.wait_for(lambda: "certificate verify failed" in a.log_text() + last_error(), timeout=30),
@@ -150,6 +154,13 @@ ok(testlib.wait_for(lambda: "certificate verify failed" in a.log_text() + last_e
 ok((a.metric("logship_output_events_total", output="central") or 0) == 0 and
    (a.metric("logship_output_lag_events", output="central") or 0) > 0,
    "the events wait in the ring")
+with open(ca[0], "rb") as src, open(trust + ".new", "wb") as dst:
+    dst.write(src.read())
+os.replace(trust + ".new", trust)
+a.signal(signal.SIGHUP)
+done = a.wait_metric("logship_output_events_total", 3000, timeout=60, output="central")
+ok(done == 3000 and "1 restarted" in a.log_text(),
+   "the right CA in the same file + SIGHUP: the output restarts, reads it, and everything drains (%s)" % done)
 a.stop()
 testlib.stop(broker)
 testlib.finish()
