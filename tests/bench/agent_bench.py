@@ -34,36 +34,6 @@ import testlib  # noqa: E402
 
 N = int(os.environ.get("BENCH_AGENT_EVENTS", "5000000"))
 IDLE = float(os.environ.get("BENCH_IDLE_SECONDS", "60"))
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / TICK
-
-
-def threads_cpu(pid):
-    """{thread name: CPU seconds}; the main thread (the event loop) is 'main'."""
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                head, rest = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        name = "main" if int(tid) == pid else head.split("(", 1)[1]
-        parts = rest.split()
-        out[name] = out.get(name, 0) + (int(parts[11]) + int(parts[12])) / TICK
-    return out
-
-
-def status_kb(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def throughput(where, base):
@@ -90,9 +60,9 @@ outputs:
     done = testlib.wait_for(lambda: (a.metric("logship_output_events_total", output="file") or 0) >= N,
                             timeout=600, interval=0.02)
     t = time.time() - t0
-    cpu = cpu_seconds(a.p.pid)
-    per = threads_cpu(a.p.pid)
-    hwm = status_kb(a.p.pid, "VmHWM")
+    cpu = testlib.cpu_seconds(a.p.pid)
+    per = testlib.threads_cpu(a.p.pid)
+    hwm = testlib.status_kb(a.p.pid, "VmHWM")
     nbytes = a.metric("logship_output_bytes_total", output="file") or 0
     a.stop()
     shutil.rmtree(d, ignore_errors=True)
@@ -133,10 +103,10 @@ def idle():
                 print("agent idle: did not start: %s" % log.read()[-400:])
             return
         time.sleep(2)  # settle
-        c0, t0 = cpu_seconds(p.pid), time.time()
+        c0, t0 = testlib.cpu_seconds(p.pid), time.time()
         time.sleep(IDLE)
-        c1, t1 = cpu_seconds(p.pid), time.time()
-        rss = status_kb(p.pid, "VmRSS")
+        c1, t1 = testlib.cpu_seconds(p.pid), time.time()
+        rss = testlib.status_kb(p.pid, "VmRSS")
         pss = 0
         with open("/proc/%d/smaps_rollup" % p.pid) as f:
             for line in f:
@@ -189,8 +159,8 @@ inputs:
         done = testlib.wait_for(lambda: (a.metric("logship_output_events_total", output="file") or 0) >= FN,
                                 timeout=600, interval=0.02)
         t = time.time() - t0
-        cpu = cpu_seconds(a.p.pid)
-        main = threads_cpu(a.p.pid).get("main", 0)
+        cpu = testlib.cpu_seconds(a.p.pid)
+        main = testlib.threads_cpu(a.p.pid).get("main", 0)
         nin = a.metric("logship_input_bytes_total", input="app") or 0
         nout = a.metric("logship_output_bytes_total", output="file") or 0
         a.stop()

@@ -23,13 +23,6 @@ SIZE = 100
 PARTS = 4
 
 
-def cpu_seconds(pid):
-    """User + system CPU seconds of a live process (from /proc)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def peak_rss_mib(pid):
     with open("/proc/%d/status" % pid) as f:
         m = re.search(r"VmHWM:\s+(\d+) kB", f.read())

@@ -46,39 +46,11 @@ BROKER_BIN = os.environ.get("E2E_BROKER") or testlib.bin_path("logship-broker")
 PARTS = os.environ.get("E2E_PARTS", "throughput,latency").split(",")
 KAFKA_EXTRA = os.environ.get("E2E_KAFKA", "")
 RDKAFKA_EXTRA = os.environ.get("E2E_RDKAFKA", "")
-TICK = os.sysconf("SC_CLK_TCK")
 LINE = 100
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / TICK
-
-
-def threads_cpu(pid):
-    """{thread name: CPU seconds}; the agent's main thread (the event loop) is 'main'."""
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                head, rest = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        name = "main" if int(tid) == pid else head.split("(", 1)[1]
-        if name.startswith("rdk:"):
-            name = "rdk:*"  # librdkafka's threads
-        parts = rest.split()
-        out[name] = out.get(name, 0) + (int(parts[11]) + int(parts[12])) / TICK
-    return out
-
-
-def status_kb(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
+def rdk_grouped(name):
+    return "rdk:*" if name.startswith("rdk:") else name  # librdkafka's threads
 
 
 def start_broker(d):
@@ -163,8 +135,9 @@ def throughput(run):
                   % (secs, a.metric("logship_output_events_total", output="kafka"), N))
             return None
         pid = a.p.pid
-        cpu, per, hwm = cpu_seconds(pid), threads_cpu(pid), status_kb(pid, "VmHWM")
-        bcpu, bhwm = cpu_seconds(b.pid), status_kb(b.pid, "VmHWM")
+        cpu, per = testlib.cpu_seconds(pid), testlib.threads_cpu(pid, rdk_grouped)
+        hwm = testlib.status_kb(pid, "VmHWM")
+        bcpu, bhwm = testlib.cpu_seconds(b.pid), testlib.status_kb(b.pid, "VmHWM")
         ev_bytes = a.metric("logship_output_bytes_total", output="kafka") or 0
         gib = size / float(1 << 30)
         # What this machine's cores could do if the two daemons had them to
@@ -211,11 +184,11 @@ def latency(run):
         tool = testlib.bin_path("tests/tools/e2e_latency")
         c = subprocess.Popen([tool, "consume", broker, "lat", str(want), "--timeout", str(LAT_SECS + 60)],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        c0 = cpu_seconds(a.p.pid)
+        c0 = testlib.cpu_seconds(a.p.pid)
         w = subprocess.run([tool, "write", src, str(RATE), str(LAT_SECS), "--warmup", "2", "--size", str(LINE)],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=LAT_SECS + 60)
-        c1 = cpu_seconds(a.p.pid)
+        c1 = testlib.cpu_seconds(a.p.pid)
         try:
             out, _ = c.communicate(timeout=LAT_SECS + 90)
         except subprocess.TimeoutExpired:

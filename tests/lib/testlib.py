@@ -43,6 +43,33 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _stat_cpu(path):
+    """User + system CPU seconds from a /proc .../stat file, and the name in it."""
+    with open(path) as f:
+        head, rest = f.read().rsplit(")", 1)
+    parts = rest.split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK"), head.split("(", 1)[1]
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a live process, every thread."""
+    return _stat_cpu("/proc/%d/stat" % pid)[0]
+
+
+def threads_cpu(pid, group=None):
+    """{thread name: CPU seconds}; the main thread is 'main'. group(name) may
+    fold several threads into one entry (librdkafka's rdk:* ones, say)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            cpu, name = _stat_cpu("/proc/%d/task/%s/stat" % (pid, tid))
+        except OSError:
+            continue
+        name = "main" if int(tid) == pid else (group(name) if group else name)
+        out[name] = out.get(name, 0) + cpu
+    return out
+
+
 def status_kb(pid, key):
     """A kB figure of /proc/PID/status (VmRSS, VmHWM, ...); 0 if absent."""
     with open("/proc/%d/status" % pid) as f:
