@@ -11,7 +11,7 @@
 
 #include "broker/acl.h"
 #include "broker/groups.h"
-#include "broker/kafka_codec.h"
+#include "common/kafka_codec.h"
 #include "broker/sasl.h"
 #include "broker/topics.h"
 #include "common/config.h"

@@ -13,7 +13,7 @@
 #define LOGSHIP_BROKER_GROUPS_H
 #include <stdint.h>
 
-#include "broker/kafka_codec.h"
+#include "common/kafka_codec.h"
 
 struct broker;
 struct groups;

@@ -6,7 +6,7 @@
 #define LOGSHIP_BROKER_LOGDIRS_H
 #include <stdint.h>
 
-#include "broker/kafka_codec.h"
+#include "common/kafka_codec.h"
 
 #define KAPI_DESCRIBE_LOG_DIRS 35
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/kafka_codec.h"
+#include "common/kafka_codec.h"
 #include "broker/scram.h"
 
 #define SASL_TOKEN_MAX 8192

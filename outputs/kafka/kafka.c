@@ -1,5 +1,10 @@
-/* Output `kafka`: events to logship-broker or any Kafka cluster, through
- * librdkafka (kafka_client.c).
+/* Output `kafka`: events to logship-broker or any Kafka cluster, through one
+ * of two engines: the native producer (kafka_native.c: plaintext, none/gzip/
+ * zstd, one RecordBatch per partition per run) or librdkafka
+ * (kafka_client.c: TLS, SASL, lz4/snappy, any `rdkafka:` property).
+ * `engine: auto` (the default) takes the native one unless the config asks
+ * for something only librdkafka does; both give the same reports, so
+ * everything below the engine choice is shared.
  *
  * Asynchronous (agent/module.h): send() produces a run and returns; the
  * agent keeps several runs in flight and calls poll(), which serves
@@ -31,6 +36,7 @@
 #include "common/sbuf.h"
 #include "outputs/httpc.h"
 #include "outputs/kafka/kafka_client.h"
+#include "outputs/kafka/kafka_native.h"
 #include "outputs/out_tls.h"
 
 struct kafka_conf {
@@ -50,8 +56,13 @@ struct kafka_conf {
 		int mechanism;
 		char *username, *password, *password_file;
 	} sasl;
+	int engine;                    /* ENGINE_*, as configured */
 	int tls_on, sasl_on;           /* set by kafka_check: the blocks were given */
+	int native;                    /* set by kafka_check: the engine chosen */
 };
+
+enum { ENGINE_AUTO, ENGINE_NATIVE, ENGINE_LIBRDKAFKA };
+static const char *const engine_choices[] = { "auto", "native", "librdkafka", NULL };
 
 static const char *const compression_choices[] = { "none", "gzip", "zstd", "lz4", "snappy", NULL };
 static const char *const acks_choices[] = { "all", "1", "0", NULL };
@@ -100,7 +111,12 @@ static const struct cfg_key kafka_keys[] = {
 	{ "sasl", CFG_T_SECTION, 0, NULL, 0, NULL, 0, 0, kafka_sasl_keys,
 	  "SASL authentication (security.protocol SASL_SSL with tls, else SASL_PLAINTEXT)" },
 	{ "rdkafka", CFG_T_NODE, K(rdkafka), NULL, 0, NULL, 0, 0, NULL,
-	  "any other librdkafka property, as a map; applied after tls and sasl, so it may override them" },
+	  "any other librdkafka property, as a map; applied after tls and sasl, so it may override them "
+	  "(librdkafka engine only)" },
+	{ "engine", CFG_T_ENUM, K(engine), "auto", 0, engine_choices, 0, 0, NULL,
+	  "native: the Kafka protocol spoken by logship itself (plaintext; compression none, gzip or zstd; "
+	  "linger and queue_max_bytes do not apply); librdkafka: everything else; auto: native unless tls, "
+	  "sasl, rdkafka or lz4/snappy compression is set" },
 	{ NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 #undef K
@@ -108,7 +124,8 @@ static const struct cfg_key kafka_keys[] = {
 struct kafka_out {
 	struct output *out;
 	const struct kafka_conf *conf;
-	struct kafka_client *client;
+	struct kafka_client *client;   /* one of the two engines */
+	struct kafka_native *native;
 	int templated;
 	struct kafka_msg *msgs;
 	size_t cap;
@@ -266,12 +283,38 @@ static int client_config(const struct kafka_conf *c, struct kafka_client_config 
  * checked for readability here. */
 static int kafka_check(const void *conf, const struct cfg_node *map, struct cfg_error *err)
 {
-	const struct kafka_conf *c = conf;
+	struct kafka_conf *c = (struct kafka_conf *)conf;
 	if (c->brokers.n == 0)
 		return cfg_fail(err, cfg_get(map, "brokers") ? cfg_get(map, "brokers") : map,
 				"brokers: at least one host:port is needed");
-	((struct kafka_conf *)conf)->tls_on = out_tls_given(map);
-	((struct kafka_conf *)conf)->sasl_on = !cfg_is_null(cfg_get(map, "sasl"));
+	c->tls_on = out_tls_given(map);
+	c->sasl_on = !cfg_is_null(cfg_get(map, "sasl"));
+	const char *needs = c->tls_on ? "tls" : c->sasl_on ? "sasl" : c->rdkafka ? "rdkafka"
+			  : c->compression > 2 ? "compression" : NULL;
+	if (c->engine == ENGINE_NATIVE && needs)
+		return cfg_fail(err, cfg_at(map, needs), "%s: needs engine: librdkafka (the native engine speaks "
+				"plaintext, with compression none, gzip or zstd)", needs);
+	c->native = c->engine == ENGINE_NATIVE || (c->engine == ENGINE_AUTO && !needs);
+	struct kafka_client_config kc;
+	char *brokers, **props;
+	size_t nprops;
+	char why[512];
+	int rc;
+	if (c->native) {
+		/* No I/O: this parses the broker addresses. */
+		rc = client_config(c, &kc, &brokers, &props, &nprops, err);
+		if (rc < 0)
+			return rc;
+		struct kafka_native *kn;
+		rc = kafka_native_new(&kc, &kn, why, sizeof(why));
+		if (rc == 0)
+			kafka_native_free(kn);
+		else
+			rc = cfg_fail(err, cfg_at(map, "brokers"), "kafka: %s", why);
+		props_free(props, nprops);
+		free(brokers);
+		return rc;
+	}
 	const struct cfg_node *t = cfg_get(map, "tls"), *s = cfg_get(map, "sasl");
 	if (c->tls_on && c->tls.server_name)
 		return cfg_fail(err, cfg_at(t, "server_name"),
@@ -291,13 +334,9 @@ static int kafka_check(const void *conf, const struct cfg_node *map, struct cfg_
 	if (c->sasl_on && c->sasl.password_file && access(c->sasl.password_file, R_OK) < 0)
 		return cfg_fail(err, cfg_at(s, "password_file"), "sasl.password_file: %s: %s", c->sasl.password_file,
 				strerror(errno));
-	struct kafka_client_config kc;
-	char *brokers, **props;
-	size_t nprops;
-	int rc = client_config(c, &kc, &brokers, &props, &nprops, err);
+	rc = client_config(c, &kc, &brokers, &props, &nprops, err);
 	if (rc < 0)
 		return rc;
-	char why[512];
 	rc = kafka_client_check(&kc, why, sizeof(why));
 	if (rc < 0)
 		rc = cfg_fail(err, c->rdkafka ? c->rdkafka : map, "kafka: %s", why);
@@ -357,7 +396,10 @@ static int kafka_init(struct output *out, const void *conf, void **state)
 	kc.report = on_report;
 	kc.report_arg = k;
 	char why[512];
-	rc = kafka_client_new(&kc, &k->client, why, sizeof(why));
+	if (c->native)
+		rc = kafka_native_new(&kc, &k->native, why, sizeof(why));
+	else
+		rc = kafka_client_new(&kc, &k->client, why, sizeof(why));
 	props_free(props, nprops);
 	free(brokers);
 	if (rc < 0) {
@@ -437,9 +479,12 @@ static int kafka_send(void *state, struct out_record *recs, size_t n)
 		m->header_count = 0;
 		m->opaque = &recs[i];
 	}
-	/* librdkafka copies topic names and keys: k->names and k->msgs are
+	/* Both engines copy topic names and keys: k->names and k->msgs are
 	 * free again when this returns. */
-	kafka_client_produce(k->client, k->msgs, n);
+	if (k->native)
+		kafka_native_produce(k->native, k->msgs, n);
+	else
+		kafka_client_produce(k->client, k->msgs, n);
 	report_failures(k);
 	return 0;
 }
@@ -447,7 +492,7 @@ static int kafka_send(void *state, struct out_record *recs, size_t n)
 static int kafka_poll(void *state, int timeout_ms)
 {
 	struct kafka_out *k = state;
-	size_t n = kafka_client_poll(k->client, timeout_ms);
+	size_t n = k->native ? kafka_native_poll(k->native, timeout_ms) : kafka_client_poll(k->client, timeout_ms);
 	report_failures(k);
 	return (int)(n > INT32_MAX ? INT32_MAX : n);
 }
@@ -455,13 +500,19 @@ static int kafka_poll(void *state, int timeout_ms)
 static void kafka_abort(void *state)
 {
 	struct kafka_out *k = state;
-	kafka_client_abort(k->client);
+	if (k->native)
+		kafka_native_abort(k->native);
+	else
+		kafka_client_abort(k->client);
 }
 
 static void kafka_destroy(void *state)
 {
 	struct kafka_out *k = state;
-	kafka_client_free(k->client);
+	if (k->native)
+		kafka_native_free(k->native);
+	else
+		kafka_client_free(k->client);
 	sbuf_free(&k->names);
 	free(k->msgs);
 	free(k->topic_at);
@@ -471,8 +522,8 @@ static void kafka_destroy(void *state)
 
 const struct output_module kafka_output = {
 	.type = "kafka",
-	.doc = "Events to logship-broker or any Apache Kafka cluster through librdkafka, "
-	       "acknowledged per record by delivery reports (acks=all by default).",
+	.doc = "Events to logship-broker or any Apache Kafka cluster, through logship's own Kafka producer "
+	       "or librdkafka, acknowledged per record by the partition leader (acks=all by default).",
 	.keys = kafka_keys,
 	.conf_size = sizeof(struct kafka_conf),
 	.check = kafka_check,

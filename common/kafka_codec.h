@@ -1,4 +1,6 @@
-/* The Kafka wire protocol's primitive types, read and written with bounds.
+/* The Kafka wire protocol's primitive types, read and written with bounds:
+ * the broker's request decoder and the agent's native producer
+ * (outputs/kafka/kafka_wire.c) share them.
  *
  * kreader never reads past its end: a short or malformed field sets `err` and
  * every later read returns zero values, so a request decoder can read all its
@@ -7,8 +9,8 @@
  * them, so a count of 2^31 in a 40-byte request is an error, not an
  * allocation. kwriter grows a buffer geometrically; an allocation failure
  * sets `err` and later writes are dropped. */
-#ifndef LOGSHIP_BROKER_KAFKA_CODEC_H
-#define LOGSHIP_BROKER_KAFKA_CODEC_H
+#ifndef LOGSHIP_COMMON_KAFKA_CODEC_H
+#define LOGSHIP_COMMON_KAFKA_CODEC_H
 #include <stddef.h>
 #include <stdint.h>
 

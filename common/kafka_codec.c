@@ -1,5 +1,5 @@
 /* See kafka_codec.h. Big-endian, bounds-checked, sticky errors. */
-#include "broker/kafka_codec.h"
+#include "common/kafka_codec.h"
 
 #include <errno.h>
 #include <stdlib.h>
