@@ -48,7 +48,7 @@ void kw_cstring(struct kwriter *w, const char *s);              /* NULL: null */
 void kw_bytes(struct kwriter *w, const void *p, int32_t len);   /* -1: null */
 void kw_put_i32_at(struct kwriter *w, size_t pos, int32_t v);
 
-/* Kafka error codes used by the broker. */
+/* Kafka error codes the broker and the native producer use. */
 enum kafka_error {
 	KERR_NONE = 0,
 	KERR_OFFSET_OUT_OF_RANGE = 1,
@@ -56,6 +56,7 @@ enum kafka_error {
 	KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
 	KERR_INVALID_FETCH_SIZE = 4,
 	KERR_LEADER_NOT_AVAILABLE = 5,
+	KERR_NOT_LEADER_OR_FOLLOWER = 6,
 	KERR_REQUEST_TIMED_OUT = 7,
 	KERR_MESSAGE_TOO_LARGE = 10,
 	KERR_COORDINATOR_NOT_AVAILABLE = 15,

@@ -407,6 +407,7 @@ static int kafka_init(struct output *out, const void *conf, void **state)
 		free(k);
 		return rc;
 	}
+	LOG_INFO(output_name(out), "kafka engine: %s", c->native ? "native" : "librdkafka");
 	*state = k;
 	return 0;
 }

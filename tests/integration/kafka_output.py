@@ -2,8 +2,14 @@
 logship-broker, and librdkafka's built-in mock cluster (tests/tools/rdk_mock,
 code nobody here wrote on the broker side). kcat reads back what arrived.
 
+Both engines of the output are checked: the native producer (the default,
+engine: auto on a plaintext cluster) and librdkafka (engine: librdkafka, and
+whenever an rdkafka: property is set).
+
 Checks: generate -> ring -> kafka delivers every sequence number exactly
-once, keyed by the source, with the event time as the record timestamp; a
+once, keyed by the source, with the event time as the record timestamp, by
+either engine; records without a key and a 3-partition topic on the mock
+cluster; an invalid topic name is dead-lettered with Kafka's reason; a
 topic template from event fields; a dead broker: the ring holds the backlog,
 the output retries, and everything drains once the broker is back; a bad
 librdkafka property is a config error with its position; with many small
@@ -60,7 +66,11 @@ outputs:
     brokers: [%(brokers)s]
     topic: %(topic)s
     retry_max: 1s
-"""
+%(extra)s"""
+
+
+def agent_conf(**kw):
+    return AGENT % dict({"extra": ""}, **kw)
 
 
 def main():
@@ -71,7 +81,7 @@ def main():
 
     # --- logship-broker --------------------------------------------------------
     N = 20000
-    a = agentlib.Agent(d, AGENT % dict(name="a1", count=N, rate=0, brokers=broker, topic="logs"), "a1")
+    a = agentlib.Agent(d, agent_conf(name="a1", count=N, rate=0, brokers=broker, topic="logs"), "a1")
     ok(a.start(), "agent starts with a kafka output")
     a.wait_metric("logship_output_events_total", N, timeout=120, output="kafka")
     recs = kcat_read(broker, "logs")
@@ -81,10 +91,34 @@ def main():
     ev_ts = recs[0][2]["@timestamp"]
     ok(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(recs[0][1] / 1000.0)) == ev_ts[:19],
        "the record timestamp is the event time (%s)" % ev_ts)
+    ok("kafka engine: native" in a.log_text(), "engine: auto on a plaintext cluster is the native engine")
     ok(a.stop() == 0, "SIGTERM: exit 0")
 
+    # --- the same through librdkafka -------------------------------------------
+    a = agentlib.Agent(d, agent_conf(name="a1r", count=N, rate=0, brokers=broker, topic="logs-rdk",
+                               extra="    engine: librdkafka\n"), "a1r")
+    ok(a.start(), "agent starts with engine: librdkafka")
+    a.wait_metric("logship_output_events_total", N, timeout=120, output="kafka")
+    recs = kcat_read(broker, "logs-rdk")
+    dups = seq_check(recs, N, "logship-broker through librdkafka")
+    ok(dups == 0 and all(k == "gen" for k, _, _ in recs), "librdkafka: no duplicates, keyed by the source")
+    ok("kafka engine: librdkafka" in a.log_text(), "the log says which engine runs")
+    ok(a.stop() == 0, "SIGTERM: exit 0")
+
+    # --- no key, several partitions, an invalid topic (native) -------------------
+    a = agentlib.Agent(d, agent_conf(name="a1n", count=1000, rate=0, brokers=broker, topic="bad/${event.missing}"),
+                       "a1n")
+    ok(a.start(), "agent starts with a topic that expands to an invalid name")
+    rej = a.wait_metric("logship_output_rejected_total", 1000, timeout=60, output="kafka")
+    ok(rej == 1000, "records for an invalid topic are rejected for good (%s)" % rej)
+    dl = os.path.join(d, "a1n", "deadletter", "kafka.ndjson")
+    lines = [json.loads(l) for l in open(dl)] if os.path.exists(dl) else []
+    ok(len(lines) == 1000 and "INVALID_TOPIC_EXCEPTION" in lines[0]["reason"],
+       "each is a dead letter with Kafka's reason: %s" % (lines[0]["reason"] if lines else "none"))
+    a.stop()
+
     # --- a topic template ------------------------------------------------------
-    a = agentlib.Agent(d, AGENT % dict(name="a2", count=100, rate=0, brokers=broker,
+    a = agentlib.Agent(d, agent_conf(name="a2", count=100, rate=0, brokers=broker,
                                        topic="seq-${event.missing}"), "a2")
     ok(a.start(), "agent starts with a topic template")
     a.wait_metric("logship_output_events_total", 100, timeout=60, output="kafka")
@@ -94,7 +128,7 @@ def main():
     # --- the broker down, then back --------------------------------------------
     testlib.stop(b)
     M = 5000
-    a = agentlib.Agent(d, AGENT % dict(name="a3", count=M, rate=0, brokers=broker, topic="outage"), "a3")
+    a = agentlib.Agent(d, agent_conf(name="a3", count=M, rate=0, brokers=broker, topic="outage"), "a3")
     ok(a.start(), "agent starts while the broker is down")
     ok(testlib.wait_for(lambda: (a.metric("logship_input_events_total", input="gen") or 0) >= M, timeout=60),
        "the input goes on: the ring takes the events while the broker is down")
@@ -114,13 +148,27 @@ def main():
     line = m.stdout.readline().decode().split()
     boot = line[1] if len(line) == 2 else ""
     ok(boot, "the mock cluster listens (%s)" % boot)
-    a = agentlib.Agent(d, AGENT % dict(name="a4", count=N, rate=0, brokers=boot, topic="mock"), "a4")
-    ok(a.start(), "agent starts against the mock cluster")
-    got = a.wait_metric("logship_output_events_total", N, timeout=120, output="kafka")
-    ok(got == N, "all %d events acknowledged by the mock cluster" % N)
-    recs = kcat_read(boot, "mock")
-    seq_check(recs, N, "mock cluster")
-    a.stop()
+    placed = {}
+    for eng, key in (("native", ""), ("librdkafka", ""), ("native", "    key: event.sequence\n"),
+                     ("librdkafka", "    key: event.sequence\n")):
+        topic = "mock-%s%s" % (eng, "-keyed" if key else "")
+        a = agentlib.Agent(d, agent_conf(name="a4" + topic, count=N, rate=0, brokers=boot, topic=topic,
+                                   extra="    engine: %s\n%s" % (eng, key)), "a4" + topic)
+        ok(a.start(), "agent starts against the mock cluster (%s)" % topic)
+        got = a.wait_metric("logship_output_events_total", N, timeout=120, output="kafka")
+        ok(got == N, "%s: all %d events acknowledged by the mock cluster" % (topic, N))
+        recs = kcat_read(boot, topic)
+        dups = seq_check(recs, N, "mock cluster, " + topic)
+        ok(dups == 0, "%s: no duplicates (%d)" % (topic, dups))
+        if key:
+            out = testlib.run(["kcat", "-q", "-C", "-b", boot, "-t", topic, "-o", "beginning", "-e",
+                               "-f", "%k %p\n"], timeout=60).stdout.decode().split("\n")
+            placed[eng] = dict(l.split() for l in out if l.strip())
+            ok(len(set(placed[eng].values())) > 1, "%s: keyed records spread over the partitions (%s)"
+               % (topic, sorted(set(placed[eng].values()))))
+        a.stop()
+    ok(placed.get("native") and placed.get("native") == placed.get("librdkafka"),
+       "both engines put every key in the same partition (librdkafka's consistent_random)")
     testlib.stop(m)
 
     # --- rejected for good: the dead-letter log ----------------------------------
