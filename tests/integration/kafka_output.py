@@ -8,7 +8,7 @@ whenever an rdkafka: property is set).
 
 Checks: generate -> ring -> kafka delivers every sequence number exactly
 once, keyed by the source, with the event time as the record timestamp, by
-either engine; records without a key and a 3-partition topic on the mock
+either engine; keyed and keyless records on multi-partition topics of the mock
 cluster; an invalid topic name is dead-lettered with Kafka's reason; a
 topic template from event fields; a dead broker: the ring holds the backlog,
 the output retries, and everything drains once the broker is back; a bad
