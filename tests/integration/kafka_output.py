@@ -250,6 +250,20 @@ outputs:
     err = r.stderr.decode()
     ok(r.returncode != 0 and ("%s:7:7:" % conf) in err and "no.such.property" in err,
        "a bad librdkafka property is reported at its position: %s" % err.strip()[:200])
+    conf = agentlib.write(os.path.join(d, "bad2.yaml"),
+                          "data_dir: %s/bad\noutputs:\n  - type: kafka\n    brokers: [%s]\n    topic: t\n"
+                          "    engine: native\n    compression: lz4\n" % (d, broker))
+    r = testlib.run([testlib.bin_path("logship"), "--check", "-c", conf])
+    err = r.stderr.decode()
+    ok(r.returncode != 0 and ("%s:7:18:" % conf) in err and "engine: librdkafka" in err,
+       "engine: native with lz4 is refused at the key: %s" % err.strip()[:200])
+    conf = agentlib.write(os.path.join(d, "bad3.yaml"),
+                          "data_dir: %s/bad\noutputs:\n  - type: kafka\n    brokers: [%s, nocolon]\n    topic: t\n"
+                          % (d, broker))
+    r = testlib.run([testlib.bin_path("logship"), "--check", "-c", conf])
+    err = r.stderr.decode()
+    ok(r.returncode != 0 and ("%s:4:" % conf) in err and "nocolon" in err,
+       "a broker address without a port is refused: %s" % err.strip()[:200])
     testlib.stop(b)
     testlib.finish()
 
