@@ -80,6 +80,7 @@ struct kn_conn {
 	int64_t retry_at, backoff_ms;
 	int down_logged;
 	char why[200];                 /* why it is down */
+	char logged_why[200];          /* the last reason logged */
 };
 
 struct kn_topic {
@@ -320,8 +321,10 @@ static void conn_close(struct kafka_native *k, struct kn_conn *c, const char *fm
 	c->retry_at = clock_mono_ms() + c->backoff_ms;
 	/* A leader may have moved with it: ask again before the next records. */
 	topics_all_stale(k);
-	if (!c->down_logged) {
+	/* Once per streak and reason: a broker that stays down is not a flood. */
+	if (!c->down_logged || strcmp(c->logged_why, c->why) != 0) {
 		LOG_WARN(k->name, "kafka %s:%d: %s", c->host, c->port, c->why);
+		memcpy(c->logged_why, c->why, sizeof(c->why));
 		c->down_logged = 1;
 	}
 }
@@ -1092,6 +1095,7 @@ void kafka_native_free(struct kafka_native *k)
 	for (size_t i = 0; i < k->nconns; i++) {
 		struct kn_conn *c = k->conns[i];
 		c->down_logged = 1;
+		snprintf(c->logged_why, sizeof(c->logged_why), "closed");
 		conn_close(k, c, "closed");
 		kw_free(&c->wq);
 		free(c->rbuf);
