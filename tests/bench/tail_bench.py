@@ -12,8 +12,10 @@ The sinks are alike: rsyslog's omfile here never syncs its file, so the
 `file` output runs with fsync: false (TAIL_BENCH_FILE_FSYNC=1 makes it
 fdatasync before each cursor commit instead); the ring itself keeps its
 default policy either way. TAIL_BENCH_RUNS=N runs each side N times and
-prints every run, the best and the spread (wall-clock figures are noisy on
-a shared machine; CPU s per GiB is the stable one)."""
+prints every run, the best and the spread (default 3: wall-clock figures
+are noisy on a shared machine; CPU s per GiB is the stable one). Every
+timed run, either side's, starts after a sync(2), so that none pays for the
+writeback of the file just generated or of the run before it."""
 import os
 import shutil
 import subprocess
@@ -25,7 +27,7 @@ import agentlib  # noqa: E402
 import testlib  # noqa: E402
 
 MB = int(os.environ.get("TAIL_BENCH_MB", "1024"))
-RUNS = max(1, int(os.environ.get("TAIL_BENCH_RUNS", "1")))
+RUNS = max(1, int(os.environ.get("TAIL_BENCH_RUNS", "3")))
 FILE_FSYNC = os.environ.get("TAIL_BENCH_FILE_FSYNC", "0") not in ("", "0", "false", "no")
 base = os.environ.get("BENCH_DIR") or testlib.tmpdir()
 d = os.path.join(base, "tail-bench")
@@ -116,6 +118,7 @@ outputs:
 ls_rates = []
 for run in range(RUNS):
     a = agentlib.Agent(d, conf, "logship")
+    os.sync()
     t0 = time.time()
     ok = a.start()
     done = ok and testlib.wait_for(
@@ -163,6 +166,7 @@ ruleset(name="bench") {
 }
 input(type="imfile" file="%s" tag="bench" ruleset="bench" freshStartTail="off")
 """ % (work, rout, src))
+    os.sync()
     t0 = time.time()
     p = testlib.start([rsyslogd, "-n", "-f", rconf, "-i", os.path.join(d, "rsyslog.pid")],
                       log=os.path.join(d, "rsyslog.log"))
