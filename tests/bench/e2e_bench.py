@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """make bench, end to end (issue #5): a log file -> agent (tail input -> ring
--> kafka output, librdkafka) -> logship-broker, both daemons on this machine.
+-> kafka output, its default native engine) -> logship-broker, both daemons
+on this machine. E2E_KAFKA="engine: librdkafka" measures the other engine.
 
 1. Throughput: E2E_LINES (default 2,500,000) lines of ~100 bytes written to a
    file first; the agent starts with read_from_head and is timed until the
    broker has acknowledged every line (the kafka output counts a record out
-   only on its delivery report, acks=all: the broker made it durable).
+   only once the broker acknowledged it, acks=all: the broker made it durable).
    Printed: lines/s, MiB/s (of log lines, and of the JSON events shipped),
    agent CPU seconds per GiB of log lines (user + system, every thread),
    agent peak RSS (VmHWM), the per-thread split, the broker's CPU, and the
