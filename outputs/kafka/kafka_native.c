@@ -708,6 +708,12 @@ static int metadata_fetch(struct kafka_native *k, const size_t *idx, size_t n)
 
 /* --- produce ---------------------------------------------------------------- */
 
+/* Topic names of one run are mostly one pointer (a fixed topic). */
+static int same_name(const char *a, const char *b)
+{
+	return a && (a == b || strcmp(a, b) == 0);
+}
+
 static int32_t pick_partition(struct kafka_native *k, struct kn_topic *t, const struct kafka_msg *m)
 {
 	if (m->key)
@@ -899,7 +905,7 @@ void kafka_native_produce(struct kafka_native *k, const struct kafka_msg *msgs, 
 	size_t last = (size_t)-1;
 	const char *last_name = NULL;
 	for (size_t i = 0; i < n; i++) {
-		size_t t = last_name && strcmp(last_name, msgs[i].topic) == 0 ? last : topic_get(k, msgs[i].topic);
+		size_t t = same_name(last_name, msgs[i].topic) ? last : topic_get(k, msgs[i].topic);
 		last = t, last_name = msgs[i].topic;
 		if (t == (size_t)-1)
 			continue;
@@ -916,10 +922,13 @@ void kafka_native_produce(struct kafka_native *k, const struct kafka_msg *msgs, 
 	if (nneed && metadata_fetch(k, need, nneed) < 0)
 		md_why = k->md_why;
 	size_t ne = 0;
+	int sorted = 1;
 	char why[1024];
+	last_name = NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct kafka_msg *m = &msgs[i];
-		size_t t = topic_get(k, m->topic);
+		size_t t = same_name(last_name, m->topic) ? last : topic_get(k, m->topic);
+		last = t, last_name = m->topic;
 		if (t == (size_t)-1) {
 			report(k, m->opaque, KAFKA_RETRY, "out of memory for topics", -1, -1);
 			continue;
@@ -951,9 +960,13 @@ void kafka_native_produce(struct kafka_native *k, const struct kafka_msg *msgs, 
 			report(k, m->opaque, KAFKA_RETRY, why, p, -1);
 			continue;
 		}
-		k->ents[ne++] = (struct kn_entry){ (size_t)c, t, p, i };
+		k->ents[ne] = (struct kn_entry){ (size_t)c, t, p, i };
+		if (ne && sorted && ent_cmp(&k->ents[ne - 1], &k->ents[ne]) > 0)
+			sorted = 0;
+		ne++;
 	}
-	qsort(k->ents, ne, sizeof(*k->ents), ent_cmp);
+	if (!sorted)  /* one topic and partition, the common case, needs no sort */
+		qsort(k->ents, ne, sizeof(*k->ents), ent_cmp);
 	int64_t deadline = clock_mono_ms() + CONNECT_TIMEOUT_MS;
 	for (size_t a = 0, b; a < ne; a = b) {
 		for (b = a; b < ne && k->ents[b].conn == k->ents[a].conn; b++)
