@@ -105,6 +105,18 @@ def main():
     ok("kafka engine: librdkafka" in a.log_text(), "the log says which engine runs")
     ok(a.stop() == 0, "SIGTERM: exit 0")
 
+    # --- acks 0 and 1 with compression (native) -----------------------------------
+    for acks, comp in (("0", "gzip"), ("1", "zstd")):
+        topic = "acks%s-%s" % (acks, comp)
+        a = agentlib.Agent(d, agent_conf(name="a" + topic, count=2000, rate=0, brokers=broker, topic=topic,
+                                         extra='    acks: "%s"\n    compression: %s\n' % (acks, comp)), "a" + topic)
+        ok(a.start(), "agent starts with acks %s, compression %s" % (acks, comp))
+        a.wait_metric("logship_output_events_total", 2000, timeout=60, output="kafka")
+        recs = kcat_read(broker, topic)
+        dups = seq_check(recs, 2000, topic)
+        ok(dups == 0, "%s: every event once" % topic)
+        a.stop()
+
     # --- no key, several partitions, an invalid topic (native) -------------------
     a = agentlib.Agent(d, agent_conf(name="a1n", count=1000, rate=0, brokers=broker, topic="bad/${event.missing}"),
                        "a1n")
