@@ -20,25 +20,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static int mapped(const char *lib)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	assert_non_null(f);
-	char line[1024];
-	int found = 0;
-	while (fgets(line, sizeof(line), f))
-		found |= strstr(line, lib) != NULL;
-	fclose(f);
-	return found;
-}
+#include "testutil.h"
 
 static void test_ssl_ctx(void **state)
 {
 	(void)state;
-	assert_false(mapped("/libssl.so"));
+	assert_false(tu_mapped("/libssl.so"));
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	assert_non_null(ctx);
-	assert_true(mapped("/libssl.so"));
+	assert_true(tu_mapped("/libssl.so"));
 	assert_int_equal(SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION), 1);   /* SSL_CTX_ctrl */
 	assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
 	long mode = SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
@@ -109,9 +99,10 @@ static void test_rdkafka_producev(void **state)
 	(void)state;
 	char err[256] = "";
 	struct report r = { 0 };
+	assert_false(tu_mapped("/librdkafka.so"));
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	assert_non_null(conf);
-	assert_true(mapped("/librdkafka.so"));
+	assert_true(tu_mapped("/librdkafka.so"));
 	assert_int_equal(rd_kafka_conf_set(conf, "no.such.property", "1", err, sizeof(err)),
 			 RD_KAFKA_CONF_UNKNOWN);
 	assert_non_null(strstr(err, "no.such.property"));           /* the library's own errstr */
