@@ -14,16 +14,16 @@
  * loaded, calls fail the way libcurl reports failure (NULL handles,
  * CURLE_FAILED_INIT) and the reason is logged once. The variadic setopt
  * functions forward their argument by the option's type range, exactly as
- * libcurl reads it. */
+ * libcurl reads it.
+ *
+ * The loading itself (dlopen once, log once, the symbol table) is
+ * common/lazy_lib.c's, shared with the OpenSSL and librdkafka tables
+ * (agent/openssl_lazy.c, outputs/kafka/rdkafka_lazy.c). */
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
-#include <dlfcn.h>
-#include <pthread.h>
 #include <stdarg.h>
 
-#include "common/logging.h"
-
-#define CURL_SONAME "libcurl.so.4"
+#include "common/lazy_lib.h"
 
 /* (return type, name, parameters, arguments, value when not loaded) */
 #define CURL_FUNCS(X)                                                                            \
@@ -62,72 +62,35 @@
 	X(curl_url_cleanup, (CURLU * u), (u))
 
 static struct {
-#define PTR(ret, name, params, args, fail) ret(*name) params;
-#define VPTR(name, params, args) void(*name) params;
-	CURL_FUNCS(PTR)
-	CURL_VOIDS(VPTR)
-#undef PTR
-#undef VPTR
+	CURL_FUNCS(LAZY_PTR)
+	CURL_VOIDS(LAZY_VPTR)
 	CURLcode (*curl_easy_setopt)(CURL *, CURLoption, ...);
 	CURLcode (*curl_easy_getinfo)(CURL *, CURLINFO, ...);
 	CURLMcode (*curl_multi_setopt)(CURLM *, CURLMoption, ...);
 } fn;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int loaded;
+#define LAZY_FN fn
+#define LAZY_LIB curl
+static const struct lazy_sym syms[] = {
+	CURL_FUNCS(LAZY_SYM)
+	CURL_VOIDS(LAZY_VSYM)
+	{ "curl_easy_setopt", (void **)&fn.curl_easy_setopt },
+	{ "curl_easy_getinfo", (void **)&fn.curl_easy_getinfo },
+	{ "curl_multi_setopt", (void **)&fn.curl_multi_setopt },
+};
 
-static void load(void)
-{
-	void *lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		LOG_ERROR("curl", "cannot load %s (Debian package libcurl4): %s", CURL_SONAME, dlerror());
-		return;
-	}
-	int missing = 0;
-#define SYM(name)                                                                  \
-	do {                                                                       \
-		*(void **)&fn.name = dlsym(lib, #name);                            \
-		if (!fn.name) {                                                    \
-			LOG_ERROR("curl", "%s has no %s: too old?", CURL_SONAME, #name); \
-			missing = 1;                                               \
-		}                                                                  \
-	} while (0)
-#define LOADF(ret, name, params, args, fail) SYM(name);
-#define LOADV(name, params, args) SYM(name);
-	CURL_FUNCS(LOADF)
-	CURL_VOIDS(LOADV)
-	SYM(curl_easy_setopt);
-	SYM(curl_easy_getinfo);
-	SYM(curl_multi_setopt);
-#undef LOADF
-#undef LOADV
-#undef SYM
-	loaded = !missing;  /* the library stays mapped for the process's life */
-}
+static struct lazy_lib curl = {
+	.soname = "libcurl.so.4", .package = "libcurl4", .module = "curl",
+	.syms = syms, .nsyms = LAZY_COUNT(syms),
+};
 
 static int ready(void)
 {
-	pthread_once(&once, load);
-	return loaded;
+	return lazy_lib_ready(&curl);
 }
 
-#define DEFF(ret, name, params, args, fail) \
-	ret name params                     \
-	{                                   \
-		if (!ready())               \
-			return fail;        \
-		return fn.name args;        \
-	}
-#define DEFV(name, params, args) \
-	void name params         \
-	{                        \
-		if (ready())     \
-			fn.name args; \
-	}
-CURL_FUNCS(DEFF)
-CURL_VOIDS(DEFV)
-#undef DEFF
-#undef DEFV
+CURL_FUNCS(LAZY_DEF)
+CURL_VOIDS(LAZY_DEFV)
 
 /* libcurl reads the argument as its option's type range says: long,
  * object pointer, function pointer, curl_off_t, blob pointer. */
@@ -139,7 +102,7 @@ typedef void (*any_fn)(void);
 	 : (opt) < CURLOPTTYPE_BLOB         ? call(h, opt, va_arg(ap, curl_off_t)) \
 					    : call(h, opt, va_arg(ap, void *)))
 
-CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
+LAZY_HIDDEN CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
 {
 	if (!ready())
 		return CURLE_FAILED_INIT;
@@ -150,7 +113,7 @@ CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
 	return rc;
 }
 
-CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
+LAZY_HIDDEN CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
 {
 	if (!ready())
 		return CURLM_INTERNAL_ERROR;
@@ -162,7 +125,7 @@ CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
 }
 
 /* Every CURLINFO_* takes one pointer. */
-CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
+LAZY_HIDDEN CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
 {
 	if (!ready())
 		return CURLE_FAILED_INIT;

@@ -18,18 +18,6 @@
 #include "common/sbuf.h"
 #include "testutil.h"
 
-static int curl_mapped(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	assert_non_null(f);
-	char line[1024];
-	int found = 0;
-	while (fgets(line, sizeof(line), f))
-		found |= strstr(line, "/libcurl") != NULL;
-	fclose(f);
-	return found;
-}
-
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
 {
 	sbuf_put(arg, p, size * n);
@@ -39,9 +27,9 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 static void test_lazy_transfer(void **state)
 {
 	(void)state;
-	assert_false(curl_mapped());  /* not linked: nothing mapped before the first call */
+	assert_false(tu_mapped("/libcurl"));  /* not linked: nothing mapped before the first call */
 	assert_int_equal(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
-	assert_true(curl_mapped());
+	assert_true(tu_mapped("/libcurl"));
 
 	char *dir = tu_tmpdir(), path[4200], url[4300];
 	snprintf(path, sizeof(path), "%s/body.txt", dir);

@@ -1,5 +1,7 @@
 /* Small helpers shared by the C unit tests: temp dirs that are removed again,
- * and a log reporter that keeps quiet unless LOGSHIP_TEST_VERBOSE is set. */
+ * a log reporter that keeps quiet unless LOGSHIP_TEST_VERBOSE is set, and
+ * whether a library is mapped (the tests of the libraries loaded on first
+ * use). */
 #ifndef LOGSHIP_TESTS_TESTUTIL_H
 #define LOGSHIP_TESTS_TESTUTIL_H
 #include <stdio.h>
@@ -31,6 +33,22 @@ static inline void tu_rmrf(char *dir)
 			fprintf(stderr, "cannot remove %s\n", dir);
 	}
 	free(dir);
+}
+
+/* 1 when a mapping of this process has lib ("/libssl.so") in its path. */
+static inline int tu_mapped(const char *lib)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	int found = 0;
+	if (!f) {
+		perror("/proc/self/maps");
+		abort();
+	}
+	while (fgets(line, sizeof(line), f))
+		found |= strstr(line, lib) != NULL;
+	fclose(f);
+	return found;
 }
 
 static inline void tu_report(void *arg, enum log_level level, const char *msg)
