@@ -44,14 +44,16 @@
 #define METADATA_WAIT_MS 10000          /* at most, per run that needs it */
 #define CONNECT_TIMEOUT_MS 10000
 #define BATCH_MAX_DEFAULT 1000000       /* librdkafka's batch.size; Kafka's max.message.bytes is 1048588 */
-#define RECORD_OVERHEAD 24              /* a record's varints and attributes, at most about */
+#define RECORD_OVERHEAD 40              /* a record's varints and attributes, at most */
+#define REQUEST_MAX (16 << 20)          /* a Produce request's partitions, in bytes, about */
+#define LIMIT_MS (10 * 60 * 1000)       /* how long a topic keeps a smaller batch after an error */
 #define TOPICS_MAX 4096                 /* templated topics: beyond this the table starts over */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
 enum { REQ_VERSIONS, REQ_METADATA, REQ_PRODUCE };
 
-struct kn_part { size_t topic; int32_t partition; size_t first, n; int done; };
+struct kn_part { size_t topic; int32_t partition; size_t first, n, bytes; int done; };
 
 struct kn_req {
 	struct kn_req *next;
@@ -92,6 +94,8 @@ struct kn_topic {
 	int64_t fetched_ms;
 	int32_t sticky;                /* partition of keyless records in this run */
 	uint64_t sticky_gen;
+	size_t limit;                  /* batch bytes while limit_until; 0: one record a batch */
+	int64_t limit_until;
 };
 
 struct kn_node { int32_t id; size_t conn; };
@@ -120,7 +124,8 @@ struct kafka_native {
 	uint32_t rnd;
 	size_t outstanding;
 	uint64_t served;
-	int md_state;                  /* 0 idle, 1 waiting, 2 done, 3 failed */
+	int md_state;                  /* 0 idle, 1 waiting, 2 done, 3 failed: of request md_corr */
+	int32_t md_corr;
 	char md_why[400];
 
 	atomic_int aborted;
@@ -238,24 +243,32 @@ static void apply_metadata(struct kafka_native *k, const struct kwire_metadata *
 				t = &k->topics[j];
 		if (!t)
 			continue;
-		int32_t np = 0;
-		for (int32_t j = 0; j < mt->npart; j++)
-			if (mt->parts[j].id >= np && mt->parts[j].id < 1000000)
-				np = mt->parts[j].id + 1;
+		/* Kafka lists partitions 0..n-1, in any order; anything else
+		 * (holes, ids past the count) is not a topic to hash keys over. */
+		int32_t np = mt->npart, bad = 0;
 		int32_t *leader = np ? malloc((size_t)np * sizeof(*leader)) : NULL;
 		if (np && !leader)
 			continue;
 		for (int32_t j = 0; j < np; j++)
-			leader[j] = -1;
-		for (int32_t j = 0; j < mt->npart; j++)
-			if (mt->parts[j].id >= 0 && mt->parts[j].id < np)
-				leader[mt->parts[j].id] = mt->parts[j].leader;
+			leader[j] = INT32_MIN;
+		for (int32_t j = 0; j < np; j++) {
+			int32_t id = mt->parts[j].id;
+			if (id < 0 || id >= np || leader[id] != INT32_MIN)
+				bad = 1;
+			else
+				leader[id] = mt->parts[j].leader;
+		}
+		if (bad) {
+			free(leader);
+			leader = NULL;
+			np = 0;
+		}
 		free(t->leader);
 		t->leader = leader;
 		t->npart = mt->error ? 0 : np;
 		t->error = mt->error;
 		if (!mt->error && !np)
-			t->error = KERR_LEADER_NOT_AVAILABLE;
+			t->error = mt->npart ? KERR_UNKNOWN_SERVER_ERROR : KERR_LEADER_NOT_AVAILABLE;
 		t->stale = t->error != 0;
 		t->fetched_ms = now;
 		t->sticky_gen = 0;
@@ -304,7 +317,7 @@ static void conn_close(struct kafka_native *k, struct kn_conn *c, const char *fm
 		c->head = r->next;
 		if (r->type == REQ_PRODUCE)
 			req_finish(k, r, KAFKA_RETRY, c->why);
-		else if (r->type == REQ_METADATA && k->md_state == 1) {
+		else if (r->type == REQ_METADATA && k->md_state == 1 && r->corr == k->md_corr) {
 			k->md_state = 3;
 			snprintf(k->md_why, sizeof(k->md_why), "%s", c->why);
 		}
@@ -376,6 +389,14 @@ static int conn_write(struct kafka_native *k, struct kn_conn *c)
 		c->wbase += c->wq.len;
 		c->woff = 0;
 		kw_reset(&c->wq);
+	} else if (c->fd >= 0 && c->woff >= (1u << 20) && c->woff * 2 >= c->wq.len) {
+		/* A socket that never quite drains: drop what was written, so
+		 * that the queue holds only what is unsent (positions are
+		 * absolute: wbase moves with it). */
+		memmove(c->wq.buf, c->wq.buf + c->woff, c->wq.len - c->woff);
+		c->wq.len -= c->woff;
+		c->wbase += c->woff;
+		c->woff = 0;
 	}
 	if (c->fd >= 0)
 		complete_noreply(k, c);
@@ -407,10 +428,22 @@ static void on_partition(void *arg, const struct kwire_produce_result *res)
 		snprintf(why, sizeof(why), "%s (%d) from %s:%d for %s [%d]", en, res->error, x->c->host, x->c->port,
 			 name, p->partition);
 		enum kafka_status st = KAFKA_RETRY;
+		struct kn_topic *t = &k->topics[p->topic];
+		int64_t now = clock_mono_ms();
 		if ((res->error == KERR_MESSAGE_TOO_LARGE || res->error == KERR_RECORD_LIST_TOO_LARGE) && p->n > 1) {
-			/* Too large together, maybe not alone: smaller batches next time. */
-			if (k->batch_max > 4096)
-				k->batch_max /= 2;
+			/* Too large together, maybe not alone: this topic's batches
+			 * get smaller (once per size: answers in flight for batches
+			 * of the old size do not halve it again). */
+			size_t half = p->bytes / 2;
+			if (now >= t->limit_until || half < t->limit)
+				t->limit = half;
+			t->limit_until = now + LIMIT_MS;
+		} else if (kwire_error_record(res->error) && p->n > 1) {
+			/* Kafka refuses the batch for one record (Produce v3..v7
+			 * cannot say which): one record a batch for a while, so
+			 * that only the bad one is rejected. */
+			t->limit = 0;
+			t->limit_until = now + LIMIT_MS;
 		} else if (kwire_error_permanent(res->error)) {
 			st = KAFKA_REJECT;
 		}
@@ -455,6 +488,11 @@ static void dispatch(struct kafka_native *k, struct kn_conn *c, const uint8_t *p
 				   KWIRE_PRODUCE_MAX, KWIRE_METADATA_MIN, KWIRE_METADATA_MAX);
 			return;
 		}
+		if (k->compression == BATCH_COMPRESSION_ZSTD && c->produce_v < 7) {
+			conn_close(k, c, "compression zstd needs Produce v7 (Kafka 2.1 or later); the broker speaks up "
+				   "to v%d", v.produce_max);
+			return;
+		}
 		c->ready = 1;
 		c->backoff_ms = 0;
 		if (c->down_logged)
@@ -464,10 +502,11 @@ static void dispatch(struct kafka_native *k, struct kn_conn *c, const uint8_t *p
 	}
 	if (r->type == REQ_METADATA) {
 		struct kwire_metadata m;
+		int mine = k->md_state == 1 && r->corr == k->md_corr;
 		req_free(r);
 		int rc = kwire_metadata_decode(p, n, c->metadata_v, &m);
 		if (rc < 0) {
-			if (k->md_state == 1) {
+			if (mine) {
 				k->md_state = 3;
 				snprintf(k->md_why, sizeof(k->md_why), "bad Metadata answer from %s:%d", c->host, c->port);
 			}
@@ -477,12 +516,16 @@ static void dispatch(struct kafka_native *k, struct kn_conn *c, const uint8_t *p
 		}
 		apply_metadata(k, &m);
 		kwire_metadata_free(&m);
-		if (k->md_state == 1)
+		if (mine)
 			k->md_state = 2;
 		return;
 	}
+	/* Decoded once to check it, then to report: a malformed answer
+	 * acknowledges nothing. */
 	struct produce_ctx x = { k, c, r };
-	int rc = kwire_produce_decode(p, n, c->produce_v, on_partition, &x);
+	int rc = kwire_produce_decode(p, n, c->produce_v, NULL, NULL);
+	if (rc == 0)
+		kwire_produce_decode(p, n, c->produce_v, on_partition, &x);
 	char why[200];
 	snprintf(why, sizeof(why), "%s from %s:%d", rc < 0 ? "malformed Produce answer" : "no result for the partition",
 		 c->host, c->port);
@@ -528,6 +571,7 @@ static void conn_read(struct kafka_native *k, struct kn_conn *c)
 			dispatch(k, c, c->rbuf + at + 4, (size_t)fs);
 			if (c->fd < 0)
 				return;
+			complete_noreply(k, c);  /* acks=0 requests behind the answered one */
 			at += 4 + (size_t)fs;
 		}
 		memmove(c->rbuf, c->rbuf + at, c->rlen - at);
@@ -615,24 +659,36 @@ static int conn_open(struct kafka_native *k, struct kn_conn *c, int64_t deadline
 			conn_close(k, c, "cannot resolve: %s", gai_strerror(g));
 			return -1;
 		}
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		int err = fd < 0 ? errno : 0;
-		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)
-			err = errno;
-		freeaddrinfo(ai);
-		if (!err) {
-			int64_t until = now + CONNECT_TIMEOUT_MS < deadline ? now + CONNECT_TIMEOUT_MS : deadline;
-			struct pollfd p[2] = { { .fd = fd, .events = POLLOUT }, { .fd = k->wakefd, .events = POLLIN } };
-			int rc = poll(p, 2, until > now ? (int)(until - now) : 0);
-			socklen_t len = sizeof(err);
-			if (rc <= 0 || !(p[0].revents & (POLLOUT | POLLERR | POLLHUP)))
-				err = atomic_load(&k->aborted) ? ECANCELED : ETIMEDOUT;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		/* Every address in turn (a name may resolve to ::1 first while the
+		 * broker listens on 127.0.0.1), within one connect timeout. */
+		int64_t until = now + CONNECT_TIMEOUT_MS < deadline ? now + CONNECT_TIMEOUT_MS : deadline;
+		int fd = -1, err = ENOENT;
+		for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+			if (atomic_load(&k->aborted)) {
+				err = ECANCELED;
+				break;
+			}
+			fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			err = fd < 0 ? errno : 0;
+			if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS)
 				err = errno;
-		}
-		if (err) {
-			if (fd >= 0)
+			if (!err) {
+				now = clock_mono_ms();
+				struct pollfd p[2] = { { .fd = fd, .events = POLLOUT }, { .fd = k->wakefd, .events = POLLIN } };
+				int rc = poll(p, 2, until > now ? (int)(until - now) : 0);
+				socklen_t len = sizeof(err);
+				if (rc <= 0 || !(p[0].revents & (POLLOUT | POLLERR | POLLHUP)))
+					err = atomic_load(&k->aborted) ? ECANCELED : ETIMEDOUT;
+				else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+					err = errno;
+			}
+			if (err && fd >= 0) {
 				close(fd);
+				fd = -1;
+			}
+		}
+		freeaddrinfo(ai);
+		if (fd < 0) {
 			conn_close(k, c, "cannot connect: %s", strerror(err));
 			return -1;
 		}
@@ -663,11 +719,21 @@ static int conn_open(struct kafka_native *k, struct kn_conn *c, int64_t deadline
 static int metadata_fetch(struct kafka_native *k, const size_t *idx, size_t n)
 {
 	int64_t deadline = clock_mono_ms() + (k->timeout_ms < METADATA_WAIT_MS ? k->timeout_ms : METADATA_WAIT_MS);
+	/* A ready connection with nothing in flight answers at once; one busy
+	 * with acks=all requests answers after them. */
 	struct kn_conn *c = NULL;
+	for (size_t i = 0; i < k->nconns && !c; i++)
+		if (k->conns[i]->ready && !k->conns[i]->head)
+			c = k->conns[i];
 	for (size_t i = 0; i < k->nconns && !c; i++)
 		if (k->conns[i]->ready)
 			c = k->conns[i];
 	for (size_t tries = 0; !c && tries < k->nconns; tries++) {
+		if (atomic_load(&k->aborted) || clock_mono_ms() >= deadline) {
+			snprintf(k->md_why, sizeof(k->md_why), "%s",
+				 atomic_load(&k->aborted) ? "shutting down" : "no broker answered in time");
+			break;
+		}
 		struct kn_conn *t = k->conns[k->md_next++ % k->nconns];
 		if (conn_open(k, t, deadline) == 0)
 			c = t;
@@ -692,6 +758,7 @@ static int metadata_fetch(struct kafka_native *k, const size_t *idx, size_t n)
 		return -1;
 	}
 	k->md_state = 1;
+	k->md_corr = corr;
 	conn_write(k, c);
 	while (k->md_state == 1 && !atomic_load(&k->aborted)) {
 		int64_t left = deadline - clock_mono_ms();
@@ -716,11 +783,19 @@ static int same_name(const char *a, const char *b)
 
 static int32_t pick_partition(struct kafka_native *k, struct kn_topic *t, const struct kafka_msg *m)
 {
-	if (m->key)
+	/* librdkafka's consistent_random: an empty key is no key. */
+	if (m->key && m->key_len)
 		return (int32_t)(crc32(0, m->key, (uInt)m->key_len) % (uint32_t)t->npart);
 	if (t->sticky_gen != k->gen || t->sticky >= t->npart) {
+		/* A random partition with a leader, if one has. */
 		k->rnd = k->rnd * 1103515245u + 12345u;
-		t->sticky = (int32_t)((k->rnd >> 8) % (uint32_t)t->npart);
+		int32_t p = (int32_t)((k->rnd >> 8) % (uint32_t)t->npart);
+		for (int32_t i = 0; i < t->npart; i++)
+			if (t->leader[(p + i) % t->npart] >= 0) {
+				p = (p + i) % t->npart;
+				break;
+			}
+		t->sticky = p;
 		t->sticky_gen = k->gen;
 	}
 	return t->sticky;
@@ -739,16 +814,20 @@ static int ent_cmp(const void *a, const void *b)
 }
 
 /* How many of the entries e[0..n) (one partition's) go into one batch. */
-static size_t batch_take(const struct kafka_native *k, const struct kafka_msg *msgs, const struct kn_entry *e, size_t n)
+static size_t batch_take(const struct kafka_native *k, const struct kafka_msg *msgs, const struct kn_entry *e, size_t n,
+			 int64_t now, size_t *bytes_out)
 {
+	const struct kn_topic *t = &k->topics[e[0].topic];
+	size_t max = now < t->limit_until && t->limit < k->batch_max ? t->limit : k->batch_max;
 	size_t bytes = BATCH_HEADER_SIZE, i = 0;
 	for (; i < n; i++) {
 		const struct kafka_msg *m = &msgs[e[i].i];
 		size_t sz = m->key_len + m->value_len + RECORD_OVERHEAD;
-		if (i && bytes + sz > k->batch_max)
+		if (i && bytes + sz > max)
 			break;
 		bytes += sz;
 	}
+	*bytes_out = bytes;
 	return i;
 }
 
@@ -759,16 +838,23 @@ static size_t batch_take(const struct kafka_native *k, const struct kafka_msg *m
 static int produce_request(struct kafka_native *k, struct kn_conn *c, const struct kafka_msg *msgs,
 			   struct kn_entry *e, size_t *gs, size_t *ge, size_t ng)
 {
-	/* gs[g]..ge[g]: what is left of partition group g. */
-	size_t ntop = 0, nparts = 0, nrecs = 0;
+	/* gs[g]..ge[g]: what is left of partition group g. The request takes
+	 * one batch from each group with records left, in order, until it
+	 * holds about REQUEST_MAX (at least one batch): groups from gend on
+	 * wait for the next request. */
+	int64_t now = clock_mono_ms();
+	size_t ntop = 0, nparts = 0, nrecs = 0, total = 0, gend = 0, bytes;
 	size_t last_topic = (size_t)-1;
-	for (size_t g = 0; g < ng; g++) {
-		if (gs[g] == ge[g])
+	for (; gend < ng; gend++) {
+		if (gs[gend] == ge[gend])
 			continue;
+		if (nparts && total > REQUEST_MAX)
+			break;
 		nparts++;
-		nrecs += batch_take(k, msgs, e + gs[g], ge[g] - gs[g]);
-		if (e[gs[g]].topic != last_topic)
-			ntop++, last_topic = e[gs[g]].topic;
+		nrecs += batch_take(k, msgs, e + gs[gend], ge[gend] - gs[gend], now, &bytes);
+		total += bytes;
+		if (e[gs[gend]].topic != last_topic)
+			ntop++, last_topic = e[gs[gend]].topic;
 	}
 	if (!nparts)
 		return 0;
@@ -785,32 +871,36 @@ static int produce_request(struct kafka_native *k, struct kn_conn *c, const stru
 					   (int32_t)ntop);
 	size_t pi = 0, ri = 0;
 	int err = 0;
-	for (size_t g = 0; g < ng && !err; g++) {
+	int64_t wall = 0;
+	for (size_t g = 0; g < gend && !err; g++) {
 		if (gs[g] == ge[g])
 			continue;
 		struct kn_entry *ge0 = e + gs[g];
 		if (pi == 0 || parts[pi - 1].topic != ge0->topic) {
 			int32_t np = 0;
-			for (size_t h = g; h < ng && e[ge[h] - 1].topic == ge0->topic; h++)
+			for (size_t h = g; h < gend && e[ge[h] - 1].topic == ge0->topic; h++)
 				np += gs[h] < ge[h];
 			kwire_produce_topic(&c->wq, k->topics[ge0->topic].name, np);
 		}
-		size_t take = batch_take(k, msgs, ge0, ge[g] - gs[g]);
+		size_t take = batch_take(k, msgs, ge0, ge[g] - gs[g], now, &bytes);
 		batch_builder_reset(&k->bb);
 		struct kn_part *p = &parts[pi++];
 		p->topic = ge0->topic;
 		p->partition = ge0->partition;
 		p->first = ri;
 		p->n = take;
-		int64_t now = 0;
+		p->bytes = bytes;
+		/* Every record of the batch is in recs before anything can fail,
+		 * so that a failure reports each exactly once (below). */
+		for (size_t j = 0; j < take; j++)
+			recs[ri++] = msgs[ge0[j].i].opaque;
 		for (size_t j = 0; j < take && !err; j++) {
 			const struct kafka_msg *m = &msgs[ge0[j].i];
 			int64_t ts = m->timestamp_ms;
 			if (!ts)
-				ts = now ? now : (now = clock_wall_ms());
+				ts = wall ? wall : (wall = clock_wall_ms());
 			err = batch_builder_add(&k->bb, ts, m->key, m->key ? (int32_t)m->key_len : -1, m->value,
 						(int32_t)m->value_len, NULL, 0);
-			recs[ri++] = m->opaque;
 		}
 		const uint8_t *batch;
 		size_t blen;
@@ -823,12 +913,15 @@ static int produce_request(struct kafka_native *k, struct kn_conn *c, const stru
 	kwire_end(&c->wq, start);
 	struct kn_req *r = NULL;
 	if (err || c->wq.err || !(r = req_queue(k, c, REQ_PRODUCE, corr))) {
-		/* Nothing of it was sent: un-write it; the caller retries. */
+		/* Nothing of it was sent: un-write it. Its records retry; the
+		 * caller retries what no request took yet. */
 		c->wq.len = start_len;
 		c->wq.err = 0;
 		for (size_t i = 0; i < pi; i++)
 			for (size_t j = 0; j < parts[i].n; j++)
-				report(k, recs[parts[i].first + j], KAFKA_RETRY, "out of memory building a request", -1, -1);
+				report(k, recs[parts[i].first + j], KAFKA_RETRY,
+				       err == -EMSGSIZE ? "a record too large for a batch" : "out of memory building a request",
+				       parts[i].partition, -1);
 		free(parts);
 		free(recs);
 		return -1;
@@ -880,6 +973,17 @@ static void produce_conn(struct kafka_native *k, struct kn_conn *c, const struct
 
 void kafka_native_produce(struct kafka_native *k, const struct kafka_msg *msgs, size_t n)
 {
+	/* Templated topics beyond count: learn them again, once no request
+	 * in flight refers to the table (parts keep topic indexes). */
+	if (k->ntopics >= TOPICS_MAX && !k->outstanding)
+		topics_clear(k);
+	/* Answers that came, and connections the broker closed while idle
+	 * (connections.max.idle.ms), are seen before anything is written. */
+	for (size_t i = 0; i < k->nconns; i++)
+		if (k->conns[i]->fd >= 0) {
+			pump(k, 0);
+			break;
+		}
 	k->outstanding += n;
 	k->gen++;
 	if (atomic_load(&k->aborted)) {
@@ -897,8 +1001,6 @@ void kafka_native_produce(struct kafka_native *k, const struct kafka_msg *msgs, 
 		k->ents = v;
 		k->ents_cap = n;
 	}
-	if (k->ntopics >= TOPICS_MAX)
-		topics_clear(k);  /* templated topics beyond count: learn again */
 	/* Topics of the run, and which need metadata first. */
 	size_t *need = (size_t *)k->ents, nneed = 0;  /* borrowed until the entries are filled */
 	int64_t now = clock_mono_ms();
@@ -991,9 +1093,15 @@ size_t kafka_native_poll(struct kafka_native *k, int timeout_ms)
 				conn_close(k, k->conns[i], "shutting down");
 		return (size_t)(k->served - before);
 	}
-	if (!k->outstanding)
-		return 0;
-	pump(k, timeout_ms);
+	/* One readiness may be half an answer: wait on until a report came
+	 * or the time is up. */
+	int64_t deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	while (k->outstanding && k->served == before && !atomic_load(&k->aborted)) {
+		int64_t left = deadline - clock_mono_ms();
+		pump(k, left > 0 ? (int)left : 0);
+		if (left <= 0)
+			break;
+	}
 	return (size_t)(k->served - before);
 }
 

@@ -19,8 +19,9 @@
  * topic's metadata refreshed before its next records go out.
  *
  * Partitioning is librdkafka's default (consistent_random): CRC-32 of the
- * key modulo the partition count; records without a key go to one random
- * partition per run. So the two engines place a keyed record alike.
+ * key modulo the partition count; records without a key, or with an empty
+ * one, go to one random partition (with a leader) per run. So the two
+ * engines place a keyed record alike.
  *
  * One thread: everything but kafka_native_abort() runs on the output's
  * thread. Waiting is poll(2) on the sockets and an eventfd, never a spin. */

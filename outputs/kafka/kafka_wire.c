@@ -227,7 +227,7 @@ int kwire_produce_decode(const uint8_t *p, size_t n, int16_t v,
 				kr_i64(&r);     /* log_append_time_ms */
 			if (v >= 5)
 				kr_i64(&r);     /* log_start_offset */
-			if (!r.err && res.topic.len >= 0)
+			if (each && !r.err && res.topic.len >= 0)
 				each(arg, &res);
 		}
 	}
@@ -235,32 +235,38 @@ int kwire_produce_decode(const uint8_t *p, size_t n, int16_t v,
 	return r.err ? -EPROTO : 0;
 }
 
-static const struct { int16_t code; const char *name; int permanent, stale; } errors[] = {
-	{ -1, "UNKNOWN_SERVER_ERROR", 0, 0 },
-	{ 1, "OFFSET_OUT_OF_RANGE", 0, 0 },
-	{ 2, "CORRUPT_MESSAGE", 0, 0 },
-	{ 3, "UNKNOWN_TOPIC_OR_PARTITION", 0, 1 },
-	{ 5, "LEADER_NOT_AVAILABLE", 0, 1 },
-	{ 6, "NOT_LEADER_OR_FOLLOWER", 0, 1 },
-	{ 7, "REQUEST_TIMED_OUT", 0, 0 },
-	{ 8, "BROKER_NOT_AVAILABLE", 0, 1 },
-	{ 10, "MESSAGE_TOO_LARGE", 1, 0 },
-	{ 13, "NETWORK_EXCEPTION", 0, 1 },
-	{ 17, "INVALID_TOPIC_EXCEPTION", 1, 0 },
-	{ 18, "RECORD_LIST_TOO_LARGE", 1, 0 },
-	{ 19, "NOT_ENOUGH_REPLICAS", 0, 0 },
-	{ 20, "NOT_ENOUGH_REPLICAS_AFTER_APPEND", 0, 0 },
-	{ 21, "INVALID_REQUIRED_ACKS", 1, 0 },
-	{ 29, "TOPIC_AUTHORIZATION_FAILED", 1, 0 },
-	{ 31, "CLUSTER_AUTHORIZATION_FAILED", 1, 0 },
-	{ 35, "UNSUPPORTED_VERSION", 1, 0 },
-	{ 43, "UNSUPPORTED_FOR_MESSAGE_FORMAT", 1, 0 },
-	{ 56, "KAFKA_STORAGE_ERROR", 0, 1 },
-	{ 74, "FENCED_LEADER_EPOCH", 0, 1 },
-	{ 75, "UNKNOWN_LEADER_EPOCH", 0, 1 },
-	{ 76, "UNSUPPORTED_COMPRESSION_TYPE", 1, 0 },
-	{ 87, "INVALID_RECORD", 1, 0 },
-	{ 89, "THROTTLING_QUOTA_EXCEEDED", 0, 0 },
+/* permanent: retrying cannot help; record: said of a whole batch for what
+ * may be one record's fault (its key, its timestamp); stale: the metadata
+ * is out of date. Codes not listed are retried. */
+static const struct { int16_t code; const char *name; int permanent, stale, record; } errors[] = {
+	{ -1, "UNKNOWN_SERVER_ERROR", 0, 0, 0 },
+	{ 1, "OFFSET_OUT_OF_RANGE", 0, 0, 0 },
+	{ 2, "CORRUPT_MESSAGE", 0, 0, 0 },
+	{ 3, "UNKNOWN_TOPIC_OR_PARTITION", 0, 1, 0 },
+	{ 5, "LEADER_NOT_AVAILABLE", 0, 1, 0 },
+	{ 6, "NOT_LEADER_OR_FOLLOWER", 0, 1, 0 },
+	{ 7, "REQUEST_TIMED_OUT", 0, 0, 0 },
+	{ 8, "BROKER_NOT_AVAILABLE", 0, 1, 0 },
+	{ 10, "MESSAGE_TOO_LARGE", 1, 0, 0 },
+	{ 13, "NETWORK_EXCEPTION", 0, 1, 0 },
+	{ 17, "INVALID_TOPIC_EXCEPTION", 1, 0, 0 },
+	{ 18, "RECORD_LIST_TOO_LARGE", 1, 0, 0 },
+	{ 19, "NOT_ENOUGH_REPLICAS", 0, 0, 0 },
+	{ 20, "NOT_ENOUGH_REPLICAS_AFTER_APPEND", 0, 0, 0 },
+	{ 21, "INVALID_REQUIRED_ACKS", 1, 0, 0 },
+	{ 32, "INVALID_TIMESTAMP", 1, 0, 1 },
+	{ 29, "TOPIC_AUTHORIZATION_FAILED", 1, 0, 0 },
+	{ 31, "CLUSTER_AUTHORIZATION_FAILED", 1, 0, 0 },
+	{ 35, "UNSUPPORTED_VERSION", 1, 0, 0 },
+	{ 42, "INVALID_REQUEST", 1, 0, 0 },
+	{ 43, "UNSUPPORTED_FOR_MESSAGE_FORMAT", 1, 0, 0 },
+	{ 44, "POLICY_VIOLATION", 1, 0, 0 },
+	{ 56, "KAFKA_STORAGE_ERROR", 0, 1, 0 },
+	{ 74, "FENCED_LEADER_EPOCH", 0, 1, 0 },
+	{ 75, "UNKNOWN_LEADER_EPOCH", 0, 1, 0 },
+	{ 76, "UNSUPPORTED_COMPRESSION_TYPE", 1, 0, 0 },
+	{ 87, "INVALID_RECORD", 1, 0, 1 },
+	{ 89, "THROTTLING_QUOTA_EXCEEDED", 0, 0, 0 },
 };
 
 static int error_index(int16_t code)
@@ -284,6 +290,12 @@ int kwire_error_permanent(int16_t code)
 {
 	int i = error_index(code);
 	return i >= 0 && errors[i].permanent;
+}
+
+int kwire_error_record(int16_t code)
+{
+	int i = error_index(code);
+	return i >= 0 && errors[i].record;
 }
 
 int kwire_error_stale(int16_t code)

@@ -68,7 +68,8 @@ size_t kwire_produce_begin(struct kwriter *w, int16_t version, int32_t corr, con
 void kwire_produce_topic(struct kwriter *w, const char *topic, int32_t npartitions);
 void kwire_produce_partition(struct kwriter *w, int32_t partition, const uint8_t *batch, size_t len);
 
-/* A Produce response, one call per partition result in the order given. */
+/* A Produce response, one call per partition result in the order given
+ * (each NULL: only checks that the answer decodes). */
 struct kwire_produce_result { struct kstr topic; int32_t partition; int16_t error; int64_t base_offset; };
 int kwire_produce_decode(const uint8_t *p, size_t n, int16_t version,
 			 void (*each)(void *arg, const struct kwire_produce_result *r), void *arg);
@@ -78,6 +79,9 @@ const char *kwire_error_name(int16_t code, char *buf, size_t cap);
 /* Whether retrying the same records can succeed (leader moved, timeouts,
  * not enough replicas...). An error not listed as either is retried. */
 int kwire_error_permanent(int16_t code);
+/* Whether a permanent error about a batch may be one record's fault (an
+ * invalid record or timestamp): worth isolating the records to find it. */
+int kwire_error_record(int16_t code);
 /* Whether the error means the client's metadata is out of date. */
 int kwire_error_stale(int16_t code);
 
