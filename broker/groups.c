@@ -95,18 +95,6 @@ struct groups {
 
 /* --- small helpers ---------------------------------------------------------- */
 
-static char *kdup(struct kstr s)
-{
-	if (s.len < 0)
-		return NULL;
-	char *d = malloc((size_t)s.len + 1);
-	if (d) {
-		memcpy(d, s.p, (size_t)s.len);
-		d[s.len] = 0;
-	}
-	return d;
-}
-
 static int keq(struct kstr s, const char *c)
 {
 	return c && kr_kstr_eq(s, c);
@@ -167,7 +155,7 @@ static struct group *group_get(struct groups *gs, struct kstr id)
 		gs->cap = cap;
 	}
 	g = calloc(1, sizeof(*g));
-	if (!g || !(g->id = kdup(id))) {
+	if (!g || !(g->id = kr_strdup(id))) {
 		free(g);
 		return NULL;
 	}
@@ -741,7 +729,7 @@ static int member_update(struct member *m, const struct join_req *j, struct kstr
 	m->nprotos = 0;
 	for (int i = 0; i < j->nprotos; i++) {
 		struct proto *p = &m->protos[m->nprotos];
-		p->name = kdup(j->pname[i]);
+		p->name = kr_strdup(j->pname[i]);
 		p->len = j->pmeta[i].len < 0 ? 0 : j->pmeta[i].len;
 		p->meta = malloc((size_t)p->len + 1);
 		if (!p->name || !p->meta) {
@@ -756,7 +744,7 @@ static int member_update(struct member *m, const struct join_req *j, struct kstr
 	m->session_ms = j->session;
 	m->rebalance_ms = j->rebalance;
 	free(m->client_id);
-	m->client_id = kdup(client.len >= 0 ? client : (struct kstr){ "", 0 });
+	m->client_id = kr_strdup(client.len >= 0 ? client : (struct kstr){ "", 0 });
 	free(m->host);
 	m->host = strdup(peer);
 	return 0;
@@ -834,7 +822,7 @@ static int join_group(struct broker *b, int16_t v, struct kreader *r, struct kwr
 			return REQ_RESPOND;
 		}
 		if (!m) {
-			char *id = j.member.len > 0 ? kdup(j.member) : new_member_id(gs, client);
+			char *id = j.member.len > 0 ? kr_strdup(j.member) : new_member_id(gs, client);
 			if (!id || !(m = member_add(g, id))) {
 				free(id);
 				join_response(v, w, KERR_COORDINATOR_NOT_AVAILABLE, NULL, NULL);
@@ -847,7 +835,7 @@ static int join_group(struct broker *b, int16_t v, struct kreader *r, struct kwr
 			return REQ_CLOSE;
 		if (!g->protocol_type || g->n == 1) {
 			free(g->protocol_type);
-			g->protocol_type = kdup(j.ptype);
+			g->protocol_type = kr_strdup(j.ptype);
 		}
 		m->join_waiting = 1;
 		m->last_seen = now;

@@ -109,6 +109,18 @@ int kr_kstr_eq(struct kstr s, const char *c)
 	return s.len >= 0 && (size_t)s.len == n && memcmp(s.p, c, n) == 0;
 }
 
+char *kr_strdup(struct kstr s)
+{
+	if (s.len < 0)
+		return NULL;
+	char *d = malloc((size_t)s.len + 1);
+	if (d) {
+		memcpy(d, s.p, (size_t)s.len);
+		d[s.len] = 0;
+	}
+	return d;
+}
+
 void kw_init(struct kwriter *w)
 {
 	memset(w, 0, sizeof(*w));

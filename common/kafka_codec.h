@@ -33,6 +33,8 @@ struct kstr kr_bytes(struct kreader *r);           /* i32 length, -1 = null */
 int32_t kr_array(struct kreader *r, size_t min_elem, int *is_null);
 size_t kr_left(const struct kreader *r);
 int kr_kstr_eq(struct kstr s, const char *c);
+/* A NUL-terminated copy of s (malloc); NULL if s is null or out of memory. */
+char *kr_strdup(struct kstr s);
 
 struct kwriter { uint8_t *buf; size_t len, cap; int err; };
 void kw_init(struct kwriter *w);

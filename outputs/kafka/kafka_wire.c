@@ -73,18 +73,6 @@ void kwire_metadata_request(struct kwriter *w, int16_t version, int32_t corr, co
 	kwire_end(w, start);
 }
 
-static char *kstr_dup(struct kstr s)
-{
-	if (s.len < 0)
-		return NULL;
-	char *c = malloc((size_t)s.len + 1);
-	if (c) {
-		memcpy(c, s.p, (size_t)s.len);
-		c[s.len] = 0;
-	}
-	return c;
-}
-
 /* Skips an array of i32 (replicas, isr, offline replicas). */
 static void skip_i32s(struct kreader *r)
 {
@@ -134,7 +122,7 @@ int kwire_metadata_decode(const uint8_t *p, size_t n, int16_t v, struct kwire_me
 			break;
 		if (host.len < 0)
 			goto fail;
-		if (!(m->brokers[i].host = kstr_dup(host)))
+		if (!(m->brokers[i].host = kr_strdup(host)))
 			goto nomem;
 	}
 	if (v >= 2)
@@ -152,7 +140,7 @@ int kwire_metadata_decode(const uint8_t *p, size_t n, int16_t v, struct kwire_me
 			break;
 		if (name.len < 0)
 			goto fail;
-		if (!(t->name = kstr_dup(name)))
+		if (!(t->name = kr_strdup(name)))
 			goto nomem;
 		if (decode_partitions(&r, v, t) == -ENOMEM)
 			goto nomem;

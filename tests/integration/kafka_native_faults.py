@@ -2,7 +2,8 @@
 """The native kafka engine against brokers that misbehave: what a
 configured broker address may answer is hostile input to the agent.
 
-Stand-ins (threads of this script, on loopback) take the broker's port in
+Stand-ins (threads of this script on tests/lib/kafka_standin.Listener,
+on loopback) take the broker's port in
 turn, then the real logship-broker takes it over:
   1. silent: accepts connections and never answers (a hung broker);
   2. garbage: answers every request with bytes that are no Kafka frame
@@ -15,41 +16,22 @@ event arrives exactly once (nothing was ever acknowledged by a stand-in).
 """
 import json
 import os
-import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import agentlib  # noqa: E402
+import kafka_standin  # noqa: E402
 import testlib  # noqa: E402
 from testlib import ok  # noqa: E402
 
 
-class StandIn(threading.Thread):
+class StandIn(kafka_standin.Listener):
     """Listens on port and treats each connection the way `mode` says."""
 
     def __init__(self, port, mode):
-        super().__init__(daemon=True)
-        self.mode, self.stopping, self.conns = mode, False, []
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.s.bind(("127.0.0.1", port))
-        self.s.listen(16)
-        self.s.settimeout(0.2)
-        self.accepted = 0
-
-    def run(self):
-        while not self.stopping:
-            try:
-                c, _ = self.s.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            self.accepted += 1
-            self.conns.append(c)
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+        super().__init__(port)
+        self.mode = mode
 
     def serve(self, c):
         c.settimeout(10)
@@ -72,16 +54,6 @@ class StandIn(threading.Thread):
             pass
         finally:
             c.close()
-
-    def stop(self):
-        self.stopping = True
-        self.s.close()
-        self.join(5)
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
 
 
 def main():

@@ -54,14 +54,13 @@ def batch_values(batch):
     return out
 
 
-class StandIn(threading.Thread):
-    def __init__(self, port, poison=None, max_batch=None, not_leader=0, partitions=1):
+class Listener(threading.Thread):
+    """A loopback TCP server that hands each connection to self.serve(c) in
+    a thread of its own; stop() closes it. The stand-ins build on it."""
+
+    def __init__(self, port):
         super().__init__(daemon=True)
-        self.port, self.poison, self.max_batch, self.not_leader = port, poison, max_batch, not_leader
-        self.partitions = partitions
-        self.values, self.refused = [], []
-        self.metadata_requests = self.produce_requests = 0
-        self.lock, self.stopping = threading.Lock(), False
+        self.port, self.stopping, self.accepted, self.conns = port, False, 0, []
         self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.s.bind(("127.0.0.1", port))
@@ -76,12 +75,32 @@ class StandIn(threading.Thread):
                 continue
             except OSError:
                 break
+            self.accepted += 1
+            self.conns.append(c)
             threading.Thread(target=self.serve, args=(c,), daemon=True).start()
 
     def stop(self):
         self.stopping = True
         self.s.close()
         self.join(5)
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def serve(self, c):
+        raise NotImplementedError
+
+
+class StandIn(Listener):
+    def __init__(self, port, poison=None, max_batch=None, not_leader=0, partitions=1):
+        super().__init__(port)
+        self.poison, self.max_batch, self.not_leader = poison, max_batch, not_leader
+        self.partitions = partitions
+        self.values, self.refused = [], []
+        self.metadata_requests = self.produce_requests = 0
+        self.lock = threading.Lock()
 
     def serve(self, c):
         c.settimeout(30)
