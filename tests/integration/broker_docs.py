@@ -25,10 +25,11 @@ def main():
             if line not in have:
                 diag("missing or changed: " + line)
     src = open(os.path.join(ROOT, "broker", "handlers.c")).read()
-    names = {}  # KAPI_* constants, from the enum and #defines of broker/*.h
+    names = {}  # KAPI_* constants, from the enum and #defines of broker/*.h and common/kafka_codec.h
     bdir = os.path.join(ROOT, "broker")
-    for h in sorted(f for f in os.listdir(bdir) if f.endswith(".h")):
-        text = open(os.path.join(bdir, h)).read()
+    headers = [os.path.join(bdir, f) for f in sorted(os.listdir(bdir)) if f.endswith(".h")]
+    for h in headers + [os.path.join(ROOT, "common", "kafka_codec.h")]:
+        text = open(h).read()
         for k, v in re.findall(r"(KAPI_\w+)\s*=\s*(\d+)", text) + re.findall(r"#define\s+(KAPI_\w+)\s+(\d+)", text):
             names[k] = int(v)
     table = src[src.index("static const struct api_range apis[]"):]
