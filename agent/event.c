@@ -171,6 +171,84 @@ static inline char esc_char(char c)
 	return esc_tab[(unsigned char)c];
 }
 
+/* p at an opening quote: the position after the closing one, or NULL if
+ * the string is not valid JSON (a raw control byte, a bad escape). */
+static const char *valid_str(const char *p, const char *end)
+{
+	for (p++;;) {
+#if SWAR_POS
+		while (end - p >= 8) {
+			uint64_t m = special_ctl_mask(load8(p));
+			if (m) {
+				p += first_flag(m);
+				goto special;
+			}
+			p += 8;
+		}
+#endif
+		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			p++;
+		if (p >= end)
+			return NULL;
+#if SWAR_POS
+special:
+#endif
+		if (*p == '"')
+			return p + 1;
+		if (*p != '\\')
+			return NULL;   /* a raw control character */
+		if (++p >= end)
+			return NULL;
+		if (*p == 'u') {
+			for (int i = 1; i <= 4; i++) {
+				char h = p + i < end ? p[i] : 0;
+				if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+					return NULL;
+			}
+			p += 5;
+		} else if (!esc_char(*p)) {
+			return NULL;
+		} else {
+			p++;
+		}
+	}
+}
+
+static const char *skip(const char *p, const char *end, int depth);
+static const char *valid(const char *p, const char *end, int depth);
+
+/* The object or array at p ('{' or '['): the position after it, or NULL.
+ * One walk for skip (strict 0: strings by str_end, scalars unchecked) and
+ * valid (strict 1: RFC 8259); always inlined with a constant strict, so
+ * each gets its own loop with no test of the flag. */
+static inline __attribute__((always_inline)) const char *container(const char *p, const char *end, int depth,
+								   int strict)
+{
+	char close = *p == '{' ? '}' : ']';
+	p = ws(p + 1, end);
+	if (p < end && *p == close)
+		return p + 1;
+	for (;;) {
+		if (close == '}') {
+			p = ws(p, end);
+			if (p >= end || *p != '"' || !(p = strict ? valid_str(p, end) : str_end(p, end, NULL)))
+				return NULL;
+			p = ws(p, end);
+			if (p >= end || *p != ':')
+				return NULL;
+			p++;
+		}
+		if (!(p = strict ? valid(p, end, depth + 1) : skip(p, end, depth + 1)))
+			return NULL;
+		p = ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		return p < end && *p == close ? p + 1 : NULL;
+	}
+}
+
 /* Skips one value; NULL if malformed (loosely: scalars are not checked). */
 static const char *skip(const char *p, const char *end, int depth)
 {
@@ -179,31 +257,8 @@ static const char *skip(const char *p, const char *end, int depth)
 		return NULL;
 	if (*p == '"')
 		return str_end(p, end, NULL);
-	if (*p == '{' || *p == '[') {
-		char close = *p == '{' ? '}' : ']';
-		p = ws(p + 1, end);
-		if (p < end && *p == close)
-			return p + 1;
-		for (;;) {
-			if (close == '}') {
-				p = ws(p, end);
-				if (p >= end || *p != '"' || !(p = str_end(p, end, NULL)))
-					return NULL;
-				p = ws(p, end);
-				if (p >= end || *p != ':')
-					return NULL;
-				p++;
-			}
-			if (!(p = skip(p, end, depth + 1)))
-				return NULL;
-			p = ws(p, end);
-			if (p < end && *p == ',') {
-				p++;
-				continue;
-			}
-			return p < end && *p == close ? p + 1 : NULL;
-		}
-	}
+	if (*p == '{' || *p == '[')
+		return container(p, end, depth, 0);
 	const char *s = p;
 	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
 	       *p != '\r' && *p != '\t')
@@ -1126,49 +1181,6 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 
 /* --- validating ---------------------------------------------------------------------- */
 
-static const char *valid(const char *p, const char *end, int depth);
-
-static const char *valid_str(const char *p, const char *end)
-{
-	for (p++;;) {
-#if SWAR_POS
-		while (end - p >= 8) {
-			uint64_t m = special_ctl_mask(load8(p));
-			if (m) {
-				p += first_flag(m);
-				goto special;
-			}
-			p += 8;
-		}
-#endif
-		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-			p++;
-		if (p >= end)
-			return NULL;
-#if SWAR_POS
-special:
-#endif
-		if (*p == '"')
-			return p + 1;
-		if (*p != '\\')
-			return NULL;   /* a raw control character */
-		if (++p >= end)
-			return NULL;
-		if (*p == 'u') {
-			for (int i = 1; i <= 4; i++) {
-				char h = p + i < end ? p[i] : 0;
-				if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
-					return NULL;
-			}
-			p += 5;
-		} else if (!esc_char(*p)) {
-			return NULL;
-		} else {
-			p++;
-		}
-	}
-}
-
 static const char *digits(const char *p, const char *end)
 {
 	const char *s = p;
@@ -1206,31 +1218,8 @@ static const char *valid(const char *p, const char *end, int depth)
 	case '"':
 		return valid_str(p, end);
 	case '{':
-	case '[': {
-		char close = *p == '{' ? '}' : ']';
-		p = ws(p + 1, end);
-		if (p < end && *p == close)
-			return p + 1;
-		for (;;) {
-			if (close == '}') {
-				p = ws(p, end);
-				if (p >= end || *p != '"' || !(p = valid_str(p, end)))
-					return NULL;
-				p = ws(p, end);
-				if (p >= end || *p != ':')
-					return NULL;
-				p++;
-			}
-			if (!(p = valid(p, end, depth + 1)))
-				return NULL;
-			p = ws(p, end);
-			if (p < end && *p == ',') {
-				p++;
-				continue;
-			}
-			return p < end && *p == close ? p + 1 : NULL;
-		}
-	}
+	case '[':
+		return container(p, end, depth, 1);
 	case 't':
 		return end - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
 	case 'f':
