@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/json_scan.h"
 
 #define EVENT_MAX_DEPTH 64
 #define KEY_MAX 256
@@ -59,23 +60,7 @@ const char *event_json(const struct event *ev, size_t *len)
 
 /* --- scanning --------------------------------------------------------------------- */
 
-static const char *ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
-}
-
-/* Eight bytes at a time: which bytes of x are '"' or '\\' (or, for
- * special_ctl_mask, also below 0x20), as the high bit of each byte. The
- * classic "has zero byte" test on x xor the byte searched for. Strings are
- * most of an event's bytes, so this is where scanning time goes. */
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-static inline uint64_t has_zero(uint64_t v)
-{
-	return (v - ONES) & ~v & HIGHS;
-}
+/* (blanks and strings: common/json_scan.h, shared with common/json_path.c) */
 
 /* sbuf_put inline for the room a builder reserved up front (falls back
  * to sbuf_put, which grows the buffer, when it is short). */
@@ -90,85 +75,68 @@ static inline void put(struct sbuf *t, const void *s, size_t n)
 	sbuf_put(t, s, n);
 }
 
-static inline uint64_t load8(const char *p)
+/* p at an opening quote: the position after the closing one, or NULL if
+ * the string is not valid JSON (a raw control byte, a bad escape). */
+static const char *valid_str(const char *p, const char *end)
 {
-	uint64_t x;
-	memcpy(&x, p, 8);
-	return x;
-}
-
-/* The offset of the first special byte in the word at p (the lowest flag:
- * the borrows of the tests above only run upward, so the lowest flagged
- * byte is a true one), given a non-zero mask. Byte order: the word is
- * loaded little-endian on the machines we build for; elsewhere the byte
- * loops below do the work. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define SWAR_POS 1
-static inline uint64_t special_mask(uint64_t x)
-{
-	return has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\'));
-}
-static inline uint64_t special_ctl_mask(uint64_t x)
-{
-	return special_mask(x) | ((x - ONES * 0x20) & ~x & HIGHS);
-}
-static inline size_t first_flag(uint64_t m)
-{
-	return (size_t)__builtin_ctzll(m) >> 3;
-}
-#else
-#define SWAR_POS 0
-#endif
-
-/* p at an opening quote: the position after the closing one, or NULL.
- * *esc tells whether the string holds a backslash. It jumps from one '"'
- * or '\\' to the next, eight bytes a step: escape-dense text (JSON inside
- * a string) costs a few instructions per escape, not per byte. (Resolving
- * every backslash of a word from exact bit masks at once measured slower
- * on such text: the masks cost more than the jumps they save.) */
-static const char *str_end(const char *p, const char *end, int *esc)
-{
-	int e = 0;
-	p++;
-	for (;;) {
-#if SWAR_POS
-		while (end - p >= 8) {
-			uint64_t m = special_mask(load8(p));
-			if (m) {
-				p += first_flag(m);
-				goto special;
-			}
-			p += 8;
-		}
-#endif
-		while (p < end && *p != '"' && *p != '\\')
-			p++;
+	for (p++;;) {
+		p = next_special(p, end, 1);
 		if (p >= end)
 			return NULL;
-#if SWAR_POS
-special:
-#endif
-		if (*p == '"') {
-			if (esc)
-				*esc = e;
+		if (*p == '"')
 			return p + 1;
-		}
-		e = 1;
-		if (end - p < 2)
+		if (*p != '\\')
+			return NULL;   /* a raw control character */
+		if (++p >= end)
 			return NULL;
-		p += 2;   /* the escaped byte cannot end the string */
+		if (*p == 'u') {
+			for (int i = 1; i <= 4; i++) {
+				char h = p + i < end ? p[i] : 0;
+				if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+					return NULL;
+			}
+			p += 5;
+		} else if (!esc_char(*p)) {
+			return NULL;
+		} else {
+			p++;
+		}
 	}
 }
 
-/* The character a one-letter JSON escape stands for; 0 if none. */
-static const char esc_tab[256] = {
-	['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
-	['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
-};
+static const char *skip(const char *p, const char *end, int depth);
+static const char *valid(const char *p, const char *end, int depth);
 
-static inline char esc_char(char c)
+/* The object or array at p ('{' or '['): the position after it, or NULL.
+ * One walk for skip (strict 0: strings by str_end, scalars unchecked) and
+ * valid (strict 1: RFC 8259); always inlined with a constant strict, so
+ * each gets its own loop with no test of the flag. */
+static inline __attribute__((always_inline)) const char *container(const char *p, const char *end, int depth,
+								   int strict)
 {
-	return esc_tab[(unsigned char)c];
+	char close = *p == '{' ? '}' : ']';
+	p = ws(p + 1, end);
+	if (p < end && *p == close)
+		return p + 1;
+	for (;;) {
+		if (close == '}') {
+			p = ws(p, end);
+			if (p >= end || *p != '"' || !(p = strict ? valid_str(p, end) : str_end(p, end, NULL)))
+				return NULL;
+			p = ws(p, end);
+			if (p >= end || *p != ':')
+				return NULL;
+			p++;
+		}
+		if (!(p = strict ? valid(p, end, depth + 1) : skip(p, end, depth + 1)))
+			return NULL;
+		p = ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		return p < end && *p == close ? p + 1 : NULL;
+	}
 }
 
 /* Skips one value; NULL if malformed (loosely: scalars are not checked). */
@@ -179,31 +147,8 @@ static const char *skip(const char *p, const char *end, int depth)
 		return NULL;
 	if (*p == '"')
 		return str_end(p, end, NULL);
-	if (*p == '{' || *p == '[') {
-		char close = *p == '{' ? '}' : ']';
-		p = ws(p + 1, end);
-		if (p < end && *p == close)
-			return p + 1;
-		for (;;) {
-			if (close == '}') {
-				p = ws(p, end);
-				if (p >= end || *p != '"' || !(p = str_end(p, end, NULL)))
-					return NULL;
-				p = ws(p, end);
-				if (p >= end || *p != ':')
-					return NULL;
-				p++;
-			}
-			if (!(p = skip(p, end, depth + 1)))
-				return NULL;
-			p = ws(p, end);
-			if (p < end && *p == ',') {
-				p++;
-				continue;
-			}
-			return p < end && *p == close ? p + 1 : NULL;
-		}
-	}
+	if (*p == '{' || *p == '[')
+		return container(p, end, depth, 0);
 	const char *s = p;
 	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
 	       *p != '\r' && *p != '\t')
@@ -211,75 +156,6 @@ static const char *skip(const char *p, const char *end, int depth)
 	return p > s ? p : NULL;
 }
 
-/* Decodes the JSON string body at p (after the opening quote) up to its
- * closing quote into out (at most cap bytes written); returns the decoded
- * length, or -1 if malformed. The decoded text is never longer than the raw. */
-static ssize_t unescape_end(const char *p, const char *end, char *out, size_t cap, const char **qend);
-
-static ssize_t unescape(const char *p, const char *end, char *out, size_t cap)
-{
-	const char *qe;
-	return unescape_end(p, end, out, cap, &qe);
-}
-
-/* unescape, telling where the string ends (after its closing quote). */
-static ssize_t unescape_end(const char *p, const char *end, char *out, size_t cap, const char **qend)
-{
-	size_t n = 0;
-	for (;;) {
-#if SWAR_POS
-		/* eight plain bytes at a time while they fit; the word is
-		 * stored whole, and the count moves past its plain part */
-		while (end - p >= 8 && n + 8 <= cap) {
-			uint64_t x = load8(p);
-			uint64_t m = special_mask(x);
-			memcpy(out + n, &x, 8);
-			if (m) {
-				size_t k = first_flag(m);
-				p += k;
-				n += k;
-				goto special;
-			}
-			p += 8;
-			n += 8;
-		}
-#endif
-		while (p < end && *p != '"' && *p != '\\') {
-			if (n < cap)
-				out[n] = *p;
-			n++;
-			p++;
-		}
-		if (p >= end)
-			return -1;
-#if SWAR_POS
-special:
-#endif
-		if (*p == '"') {
-			*qend = p + 1;
-			return (ssize_t)n;
-		}
-		if (++p >= end)
-			return -1;
-		char c = *p++;
-		char e = esc_char(c);
-		if (e) {
-			if (n < cap)
-				out[n] = e;
-			n++;
-			continue;
-		}
-		char u[4];
-		size_t used;
-		int r = c == 'u' ? json_decode_u(p, end, u, &used) : -1;
-		if (r < 0)
-			return -1;
-		p += used;
-		for (int i = 0; i < r; i++, n++)
-			if (n < cap)
-				out[n] = u[i];
-	}
-}
 
 /* Whether the key string at q (its opening quote), ending at qe (after the
  * closing quote), equals s[0..n). */
@@ -1126,49 +1002,6 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 
 /* --- validating ---------------------------------------------------------------------- */
 
-static const char *valid(const char *p, const char *end, int depth);
-
-static const char *valid_str(const char *p, const char *end)
-{
-	for (p++;;) {
-#if SWAR_POS
-		while (end - p >= 8) {
-			uint64_t m = special_ctl_mask(load8(p));
-			if (m) {
-				p += first_flag(m);
-				goto special;
-			}
-			p += 8;
-		}
-#endif
-		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-			p++;
-		if (p >= end)
-			return NULL;
-#if SWAR_POS
-special:
-#endif
-		if (*p == '"')
-			return p + 1;
-		if (*p != '\\')
-			return NULL;   /* a raw control character */
-		if (++p >= end)
-			return NULL;
-		if (*p == 'u') {
-			for (int i = 1; i <= 4; i++) {
-				char h = p + i < end ? p[i] : 0;
-				if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
-					return NULL;
-			}
-			p += 5;
-		} else if (!esc_char(*p)) {
-			return NULL;
-		} else {
-			p++;
-		}
-	}
-}
-
 static const char *digits(const char *p, const char *end)
 {
 	const char *s = p;
@@ -1206,31 +1039,8 @@ static const char *valid(const char *p, const char *end, int depth)
 	case '"':
 		return valid_str(p, end);
 	case '{':
-	case '[': {
-		char close = *p == '{' ? '}' : ']';
-		p = ws(p + 1, end);
-		if (p < end && *p == close)
-			return p + 1;
-		for (;;) {
-			if (close == '}') {
-				p = ws(p, end);
-				if (p >= end || *p != '"' || !(p = valid_str(p, end)))
-					return NULL;
-				p = ws(p, end);
-				if (p >= end || *p != ':')
-					return NULL;
-				p++;
-			}
-			if (!(p = valid(p, end, depth + 1)))
-				return NULL;
-			p = ws(p, end);
-			if (p < end && *p == ',') {
-				p++;
-				continue;
-			}
-			return p < end && *p == close ? p + 1 : NULL;
-		}
-	}
+	case '[':
+		return container(p, end, depth, 1);
 	case 't':
 		return end - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
 	case 'f':

@@ -1,56 +1,40 @@
 /* See json_path.h. A single forward scan per lookup; nothing is allocated
- * but what is appended to the caller's sbuf. */
+ * but what is appended to the caller's sbuf. Strings are scanned and
+ * decoded by common/json_scan.h, as agent/event.c scans them. */
 #include "common/json_path.h"
 
 #include <string.h>
 
 #include "common/json.h"
+#include "common/json_scan.h"
 
 #define MAX_DEPTH 64
 #define MAX_KEY 256
 
-static const char *ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
-}
-
 /* p at the opening quote. Returns the position after the closing quote, or
- * NULL; appends the decoded text to out if out is not NULL. */
+ * NULL; appends the decoded text to out if out is not NULL (NULL then if
+ * an escape is bad). A string only skipped is not decoded, so its escapes
+ * are not checked: as agent/event.c skips values. */
 static const char *string(const char *p, const char *end, struct sbuf *out)
 {
-	p++;
-	while (p < end) {
-		const char *run = p;
-		while (p < end && *p != '"' && *p != '\\')
-			p++;
-		if (out && p > run)
-			sbuf_put(out, run, (size_t)(p - run));
-		if (p >= end)
-			return NULL;
-		if (*p == '"')
-			return p + 1;
-		if (++p >= end)
-			return NULL;
-		char c = *p++;
-		const char *esc = "\"\\/bfnrt", *val = "\"\\/\b\f\n\r\t";
-		const char *k = strchr(esc, c);
-		if (c && k) {
-			if (out)
-				sbuf_putc(out, val[k - esc]);
-			continue;
-		}
-		char u[4];
-		size_t used;
-		int ul = c == 'u' ? json_decode_u(p, end, u, &used) : -1;
-		if (ul < 0)
-			return NULL;
-		p += used;
-		if (out)
-			sbuf_put(out, u, (size_t)ul);
-	}
-	return NULL;
+	int esc;
+	const char *qe = str_end(p, end, &esc);
+	if (!qe)
+		return NULL;
+	size_t raw = (size_t)(qe - p - 2);
+	if (!out)
+		return qe;
+	if (sbuf_reserve(out, raw) < 0)
+		return NULL;
+	ssize_t n = (ssize_t)raw;
+	if (esc)
+		n = unescape(p + 1, qe, out->p + out->len, raw);
+	else
+		memcpy(out->p + out->len, p + 1, raw);
+	if (n < 0)
+		return NULL;
+	out->len += (size_t)n;
+	return qe;
 }
 
 /* Skips one value of any kind; NULL if malformed. */
@@ -122,28 +106,30 @@ static int lookup(const char *p, const char *end, const char *path, size_t plen,
 		return 0;
 	char keybuf[MAX_KEY];
 	while (p < end) {
-		struct sbuf key = { 0 };
 		p = ws(p, end);
-		if (p >= end || *p != '"')
+		int esc;
+		const char *after = p < end && *p == '"' ? str_end(p, end, &esc) : NULL;
+		if (!after)
 			return 0;
-		const char *after = string(p, end, &key);
-		if (!after) {
-			sbuf_free(&key);
-			return 0;
+		/* the key as it is, or decoded (up to MAX_KEY bytes) */
+		const char *keyp = p + 1;
+		size_t kl = (size_t)(after - p - 2);
+		if (esc) {
+			ssize_t n = unescape(p + 1, after, keybuf, MAX_KEY);
+			if (n < 0)
+				return 0;
+			keyp = keybuf;
+			kl = (size_t)n;
 		}
-		size_t kl = key.len < MAX_KEY ? key.len : MAX_KEY;
-		if (key.len)
-			memcpy(keybuf, key.p, kl);
-		int whole = key.len <= MAX_KEY;
-		sbuf_free(&key);
+		int whole = kl <= MAX_KEY;
 		p = ws(after, end);
 		if (p >= end || *p != ':')
 			return 0;
 		p++;
-		if (whole && kl == plen && !memcmp(keybuf, path, plen)) {
+		if (whole && kl == plen && !memcmp(keyp, path, plen)) {
 			if (scalar(p, end, out))
 				return 1;
-		} else if (whole && kl < plen && path[kl] == '.' && !memcmp(keybuf, path, kl)) {
+		} else if (whole && kl < plen && path[kl] == '.' && !memcmp(keyp, path, kl)) {
 			if (lookup(p, end, path + kl + 1, plen - kl - 1, out, depth + 1))
 				return 1;
 		}

@@ -46,6 +46,29 @@ static void test_escapes(void **state)
 	const char *ev = "{\"m\":\"a\\nb\\u00e9\\ud83d\\ude00\\/\",\"bad\":\"\\ud800x\"}";
 	assert_string_equal(get(ev, "m", &b), "a\nb\xc3\xa9\xf0\x9f\x98\x80/");
 	assert_string_equal(get(ev, "bad", &b), "\xef\xbf\xbdx");
+	/* keys are matched decoded: escaped, flat and nested, long */
+	static const struct { const char *json, *path, *want; } c[] = {
+		{ "{\"a\\u002eb\":\"flat\"}", "a.b", "flat" },
+		{ "{\"k\\\"q\":{\"x\":1}}", "k\"q.x", "1" },
+		{ "{\"\\u0061\":{\"b\":\"n\"}}", "a.b", "n" },
+		{ "{\"a\":\"bad \\x escape\"}", "a", NULL },
+		/* a value only skipped is not decoded: its escapes are not checked */
+		{ "{\"s\":\"bad \\x\",\"a\":\"ok\"}", "a", "ok" },
+		{ "{\"s\":\"\\\"x\\\\\",\"a\":\"ok\\\"\"}", "a", "ok\"" },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		const char *got = get(c[i].json, c[i].path, &b);
+		if (c[i].want ? !got || strcmp(got, c[i].want) : got != NULL)
+			fail_msg("%s %s: %s, want %s", c[i].json, c[i].path, got ? got : "(absent)",
+				 c[i].want ? c[i].want : "(absent)");
+	}
+	char lk[400], doc[900];
+	memset(lk, 'k', 300);
+	lk[300] = 0;
+	snprintf(doc, sizeof(doc), "{\"%s\":1,\"%s\\n\":2}", lk, lk);
+	assert_null(get(doc, lk, &b));   /* keys longer than 256 bytes never match, plain or escaped */
+	snprintf(doc, sizeof(doc), "{\"%s\":1,\"a\":2}", lk);
+	assert_string_equal(get(doc, "a", &b), "2");
 	sbuf_free(&b);
 }
 
