@@ -26,6 +26,7 @@ void event_begin(struct event *ev, const char *input, const char *tag, int64_t t
 	ev->len = len;
 	ev->buf.err = ev->tmp.err = 0;
 	ev->ridx_state = 0;
+	ev->fz_obj = NULL;
 	sbuf_reset(&ev->scratch);
 }
 
@@ -244,6 +245,262 @@ struct idx_hook {
 	size_t kpos;          /* the member's key offset */
 };
 
+/* --- decoding a string and checking it as a JSON object, in one pass ------------------ */
+
+/* A member of an object being merged (event_merge) or checked. */
+struct mspan {
+	const char *k, *ke, *v, *ve;
+	int esc;     /* the key holds a backslash */
+	int act;     /* merge: -2 skipped (repeated later), 0 appended, 1 + j replaces have[j];
+		      * for have[]: 1 + the add[] index replacing it, 0 none */
+	size_t at;   /* merge: where an appended member starts in the new text */
+};
+
+
+/* The usual `message` of a JSON log line is a JSON object escaped into a
+ * string: {\"level\":\"info\",...}. fuse_*() decode it exactly as
+ * unescape_end does while checking the decoded text as valid() would and
+ * collecting the object's members as valid_members() would, reading the
+ * escaped text once. They handle the plain cases only and give up (-1) on
+ * anything else: a blank other than a space (the text would need squeezing),
+ * an escape that decodes to a structural byte, text that is not valid; the
+ * caller then decodes the usual way and event_merge_checked checks it.
+ * Invariant: f->n <= f->p - f->s (decoded is never longer than what it
+ * decodes), so out, with end - s bytes of room, never overflows, not even
+ * by the eight-byte stores. */
+struct fuse {
+	const char *s, *p, *end;   /* the escaped text: start, cursor, end */
+	char *restrict out;
+	size_t n;                  /* decoded bytes in out */
+	struct event *ev;          /* members collected into ev->madd */
+	size_t na;
+};
+
+static const char *valid_num(const char *p, const char *end);
+
+/* The next decoded byte outside strings, spaces copied and passed: '"' for
+ * an escaped quote (two bytes), a plain byte, 1 at the escaped text's
+ * closing quote, 0 for anything else (another escape, a control byte, the
+ * end). */
+static inline __attribute__((always_inline)) int fuse_peek(struct fuse *f)
+{
+	while (f->p < f->end && *f->p == ' ') {
+		f->out[f->n++] = ' ';
+		f->p++;
+	}
+	if (f->p >= f->end)
+		return 0;
+	unsigned char c = (unsigned char)*f->p;
+	if (c == '"')
+		return 1;
+	if (c == '\\')
+		return f->end - f->p >= 2 && f->p[1] == '"' ? '"' : 0;
+	return c < 0x20 ? 0 : c;
+}
+
+/* Takes the byte fuse_peek gave. */
+static inline __attribute__((always_inline)) void fuse_take(struct fuse *f, int c)
+{
+	f->p += c == '"' ? 2 : 1;
+	f->out[f->n++] = (char)c;
+}
+
+/* After a decoded string's opening quote: the rest of it, to its closing
+ * quote. *esc is set if it holds a (decoded) backslash. 0 or -1. */
+static int fuse_str(struct fuse *f, int *esc)
+{
+	const char *p = f->p, *end = f->end;
+	char *out = f->out;
+	size_t n = f->n;
+	for (;;) {
+#if SWAR_POS
+		while (end - p >= 8) {
+			uint64_t x = load8(p);
+			uint64_t m = special_ctl_mask(x);
+			memcpy(out + n, &x, 8);
+			if (m) {
+				size_t k = first_flag(m);
+				p += k;
+				n += k;
+				goto special;
+			}
+			p += 8;
+			n += 8;
+		}
+#endif
+		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			out[n++] = *p++;
+#if SWAR_POS
+special:
+#endif
+		if (end - p < 2 || *p != '\\')
+			return -1;   /* the end, a control byte, or the escaped text's end */
+		char c = p[1];
+		p += 2;
+		if (c == '"')
+			break;
+		if (c == '/') {
+			out[n++] = '/';
+			continue;
+		}
+		if (c == 'u') {
+			char u[4];
+			size_t used;
+			int r = json_decode_u(p, end, u, &used);
+			if (r < 0)
+				return -1;
+			for (int i = 0; i < r; i++)
+				if ((unsigned char)u[i] < 0x20 || u[i] == '"' || u[i] == '\\')
+					return -1;
+			memcpy(out + n, u, (size_t)r);
+			n += (size_t)r;
+			p += used;
+			continue;
+		}
+		if (c != '\\')
+			return -1;   /* \n \t...: a raw control byte once decoded */
+		/* a decoded backslash: the decoded escape's letter follows */
+		out[n++] = '\\';
+		*esc = 1;
+		if (p >= end)
+			return -1;
+		c = *p;
+		if (c == '\\' && end - p >= 2 && (p[1] == '"' || p[1] == '\\' || p[1] == '/')) {
+			out[n++] = p[1];
+			p += 2;
+		} else if (c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
+			out[n++] = c;
+			p++;
+		} else if (c == 'u' && end - p >= 5) {
+			for (int i = 1; i <= 4; i++) {
+				char h = p[i];
+				if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+					return -1;
+			}
+			memcpy(out + n, p, 5);
+			n += 5;
+			p += 5;
+		} else {
+			return -1;
+		}
+	}
+	out[n++] = '"';
+	f->p = p;
+	f->n = n;
+	return 0;
+}
+
+static int fuse_value(struct fuse *f, int depth);
+
+/* The object or array whose opening byte c fuse_peek gave; its members
+ * collected when collect (the top object). 0 or -1. */
+static int fuse_container(struct fuse *f, int c, int depth, int collect)
+{
+	int close = c == '{' ? '}' : ']';
+	fuse_take(f, c);
+	if ((c = fuse_peek(f)) == close) {
+		fuse_take(f, c);
+		return 0;
+	}
+	for (;;) {
+		struct mspan m = { 0 };
+		if (close == '}') {
+			if (fuse_peek(f) != '"')
+				return -1;
+			m.k = f->out + f->n;
+			fuse_take(f, '"');
+			if (fuse_str(f, &m.esc) < 0)
+				return -1;
+			m.ke = f->out + f->n;
+			if ((c = fuse_peek(f)) != ':')
+				return -1;
+			fuse_take(f, c);
+		}
+		fuse_peek(f);   /* the blanks before the value */
+		m.v = f->out + f->n;
+		if (fuse_value(f, depth + 1) < 0)
+			return -1;
+		m.ve = f->out + f->n;
+		if (collect) {
+			struct event *ev = f->ev;
+			if (f->na == ev->madd_cap) {
+				size_t nc = ev->madd_cap ? ev->madd_cap * 2 : 32;
+				void *nv = realloc(ev->madd, nc * sizeof(struct mspan));
+				if (!nv)
+					return -1;
+				ev->madd = nv;
+				ev->madd_cap = nc;
+			}
+			((struct mspan *)ev->madd)[f->na++] = m;
+		}
+		c = fuse_peek(f);
+		if (c == ',') {
+			fuse_take(f, c);
+			continue;
+		}
+		if (c != close)
+			return -1;
+		fuse_take(f, c);
+		return 0;
+	}
+}
+
+/* One value, as valid() checks it. 0 or -1. */
+static int fuse_value(struct fuse *f, int depth)
+{
+	int c = fuse_peek(f);
+	if (depth > EVENT_MAX_DEPTH)
+		return -1;
+	if (c == '"') {
+		int esc = 0;
+		fuse_take(f, c);
+		return fuse_str(f, &esc);
+	}
+	if (c == '{' || c == '[')
+		return fuse_container(f, c, depth, 0);
+	const char *q;
+	if (c == 't' || c == 'n' || c == 'f') {
+		const char *lit = c == 't' ? "true" : c == 'n' ? "null" : "false";
+		size_t l = strlen(lit);
+		if ((size_t)(f->end - f->p) < l || memcmp(f->p, lit, l))
+			return -1;
+		q = f->p + l;
+	} else if (c > 1) {
+		if (!(q = valid_num(f->p, f->end)))
+			return -1;
+	} else {
+		return -1;
+	}
+	memcpy(f->out + f->n, f->p, (size_t)(q - f->p));
+	f->n += (size_t)(q - f->p);
+	f->p = q;
+	return 0;
+}
+
+/* Decodes the escaped text at s (after a string's opening quote) into out
+ * (end - s bytes of room) as unescape_end does, checking that it is a JSON
+ * object and collecting its members into ev->madd: the decoded length and
+ * the string's end (*qend) if so, the object's span in *o, *oe and its
+ * member count in *na; -1 if not (or not a case handled here: out and
+ * ev->madd then hold nothing of use). */
+static ssize_t fuse_decode(struct event *ev, const char *s, const char *end, char *out, const char **qend,
+			   const char **o, const char **oe, size_t *na)
+{
+	struct fuse f = { s, s, end, out, 0, ev, 0 };
+	int c = fuse_peek(&f);
+	if (c != '{')
+		return -1;
+	*o = out + f.n;
+	if (fuse_container(&f, c, 0, 1) < 0)
+		return -1;
+	*oe = out + f.n;
+	if (fuse_peek(&f) != 1)
+		return -1;
+	*qend = f.p + 1;
+	*na = f.na;
+	return (ssize_t)f.n;
+}
+
 static int root_index_build(struct event *ev, struct idx_hook *h);
 
 /* The root's member index: built by one scan on first use, then kept up to
@@ -284,7 +541,14 @@ static int root_index_build(struct event *ev, struct idx_hook *h)
 			h->done = -1;    /* the first member of that key only, as locate finds it */
 			size_t room = (size_t)(end - v);   /* decoded is never longer */
 			if (sbuf_reserve(h->out, room) == 0) {
-				ssize_t n = unescape_end(v + 1, end, h->out->p + h->out->len, room, &ve);
+				char *out = h->out->p + h->out->len;
+				ssize_t n = fuse_decode(ev, v + 1, end, out, &ve, &ev->fz_o, &ev->fz_oe, &ev->fz_na);
+				if (n >= 0) {
+					ev->fz_obj = out;
+					ev->fz_len = (size_t)n;
+				} else {
+					n = unescape_end(v + 1, end, out, room, &ve);
+				}
 				if (n >= 0) {
 					h->out->len += (size_t)n;
 					h->done = 1;
@@ -470,6 +734,7 @@ int event_get_decoded(struct event *ev, const char *path, const char **val, size
 	size_t plen = strlen(path), start = out->len;
 	struct idx_hook h = { path, plen, out, 0, 0 };
 	*decoded = 0;
+	ev->fz_obj = NULL;
 	if (!ev->ridx_state && plen && !memchr(path, '.', plen)) {
 		/* a dotless path matches the first root key equal to it, the
 		 * member the hook decodes */
@@ -593,6 +858,7 @@ static int splice(struct event *ev, size_t a, size_t b, const char *ins, size_t 
 	struct sbuf x = ev->buf;
 	ev->buf = *t;
 	*t = x;
+	ev->fz_obj = NULL;
 	ev->json = ev->buf.p;
 	ev->len = ev->buf.len;
 	idx_update(ev, a, b, n);
@@ -618,6 +884,7 @@ static int take_tmp(struct event *ev)
 	struct sbuf x = ev->buf;
 	ev->buf = ev->tmp;
 	ev->tmp = x;
+	ev->fz_obj = NULL;
 	ev->json = ev->buf.p;
 	ev->len = ev->buf.len;
 	return 0;
@@ -757,13 +1024,6 @@ int event_remove(struct event *ev, const char *path)
 
 /* --- merging ------------------------------------------------------------------------ */
 
-struct mspan {
-	const char *k, *ke, *v, *ve;
-	int esc;     /* the key holds a backslash */
-	int act;     /* merge: -2 skipped (repeated later), 0 appended, 1 + j replaces have[j];
-		      * for have[]: 1 + the add[] index replacing it, 0 none */
-	size_t at;   /* merge: where an appended member starts in the new text */
-};
 
 /* Collects the members of the object at p into the growable *v. Returns
  * their count, -1 if malformed, -2 out of memory. */
@@ -869,6 +1129,7 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 
 int event_merge(struct event *ev, const char *path, const char *obj, size_t len)
 {
+	ev->fz_obj = NULL;   /* madd is about to change */
 	ssize_t na = members(obj, obj + len, &ev->madd, &ev->madd_cap);
 	if (na < 0)
 		return na == -2 ? -ENOMEM : -EINVAL;
@@ -1184,7 +1445,8 @@ int event_merge_checked(struct event *ev, const char *path, const char *obj, siz
 	/* Blanks that span lines (outside strings: inside they are invalid)
 	 * are squeezed first, as event_json_compact does; then the plain
 	 * scan below finds them no more. The rare case: two passes. */
-	if (any_ctl(obj, len)) {
+	int fused = ev->fz_obj && ev->fz_obj == obj && ev->fz_len == len;
+	if (!fused && any_ctl(obj, len)) {
 		struct sbuf *v = &ev->val;
 		v->len = 0;
 		v->err = 0;
@@ -1196,7 +1458,16 @@ int event_merge_checked(struct event *ev, const char *path, const char *obj, siz
 		len = v->len;
 	}
 	const char *o = obj, *oe = obj + len;
-	ssize_t na = valid_members(obj, obj + len, &ev->madd, &ev->madd_cap, &o, &oe);
+	ssize_t na;
+	if (fused) {
+		/* checked and collected as event_get_decoded decoded it */
+		o = ev->fz_o;
+		oe = ev->fz_oe;
+		na = (ssize_t)ev->fz_na;
+	} else {
+		na = valid_members(obj, obj + len, &ev->madd, &ev->madd_cap, &o, &oe);
+	}
+	ev->fz_obj = NULL;
 	if (na < 0)
 		return na == -2 ? -ENOMEM : na == -3 ? -EDOM : -EBADMSG;
 	/* The removal joins the merge's one pass when it takes a whole root
