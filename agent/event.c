@@ -632,6 +632,8 @@ static void idx_update(struct event *ev, size_t a, size_t b, size_t n)
 	if (ev->ridx_state != 1)
 		return;
 	size_t i = 0;
+	if (ev->nridx && ev->ridx[ev->nridx - 1].ve < a + (a == b))
+		i = ev->nridx;   /* after the last member: no need to look */
 	while (i < ev->nridx && ev->ridx[i].ve < a + (a == b))
 		i++;   /* members wholly before the change */
 	if (i == ev->nridx) {
@@ -895,7 +897,7 @@ static int take_tmp(struct event *ev)
 static void put_key(struct sbuf *t, const char *s, size_t n)
 {
 	size_t i = 0;
-	while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+	while (i < n && (unsigned char)(s[i] - 0x20) < 0x60 && s[i] != '"' && s[i] != '\\')
 		i++;
 	if (i < n) {
 		json_put_string(t, s, n);
@@ -912,10 +914,28 @@ static void put_key(struct sbuf *t, const char *s, size_t n)
 	t->len += n + 3;
 }
 
+/* Whether path[0..plen) can be written: not empty, no empty segment. */
+static int path_ok(const char *path, size_t plen)
+{
+	if (!plen || path[0] == '.' || path[plen - 1] == '.')
+		return 0;
+	for (size_t i = 1; i < plen; i++)
+		if (path[i] == '.' && path[i - 1] == '.')
+			return 0;
+	return 1;
+}
+
+/* Writes path[0..plen) (not in the text: the caller checked) as nested
+ * objects holding json[0..len), before the closing brace at `at` of the
+ * object [o, oe), the rest of the text after it: tmp becomes the new text.
+ * Returns the bytes added. */
+static size_t put_nested(struct event *ev, const char *o, const char *oe, const char *path, size_t plen,
+			 const char *json, size_t len);
+
 int event_set_json(struct event *ev, const char *path, const char *json, size_t len)
 {
 	size_t plen = strlen(path);
-	if (!plen || path[0] == '.' || path[plen - 1] == '.' || strstr(path, ".."))
+	if (!path_ok(path, plen))
 		return -EINVAL;
 	struct member m;
 	int pre;
@@ -947,7 +967,6 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 			return -EINVAL;
 		cut = 0;
 	}
-	/* path[cut..plen) = "a.b.c" -> ,"a":{"b":{"c": value }} */
 	size_t at = (size_t)(oe - 1 - ev->json);
 	struct sbuf *t = &ev->tmp;
 	t->len = 0;
@@ -955,10 +974,24 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 	if (sbuf_reserve(t, ev->len + len + 2 * (plen - cut) + 16) < 0)
 		return -ENOMEM;
 	put(t, ev->json, at);
+	size_t grown = put_nested(ev, o, oe, path + cut, plen - cut, json, len);
+	put(t, ev->json + at, ev->len - at);
+	int rc = take_tmp(ev);
+	if (rc == 0)
+		idx_update(ev, at, at, grown);
+	return rc;
+}
+
+static size_t put_nested(struct event *ev, const char *o, const char *oe, const char *path, size_t plen,
+			 const char *json, size_t len)
+{
+	/* "a.b.c" -> ,"a":{"b":{"c": value }} */
+	struct sbuf *t = &ev->tmp;
+	size_t start = t->len;
 	if (!obj_empty(o, oe))
 		sbuf_putc(t, ',');
 	size_t depth = 0;
-	const char *seg = path + cut, *pend = path + plen;
+	const char *seg = path, *pend = path + plen;
 	for (;;) {
 		const char *dot = memchr(seg, '.', (size_t)(pend - seg));
 		size_t n = dot ? (size_t)(dot - seg) : (size_t)(pend - seg);
@@ -972,13 +1005,9 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 	put(t, json, len);
 	while (depth--)
 		sbuf_putc(t, '}');
-	put(t, ev->json + at, ev->len - at);
-	size_t grown = t->len - ev->len;
-	int rc = take_tmp(ev);
-	if (rc == 0)
-		idx_update(ev, at, at, grown);
-	return rc;
+	return t->len - start;
 }
+
 
 int event_set_str(struct event *ev, const char *path, const char *s, size_t n)
 {
@@ -1020,6 +1049,64 @@ int event_remove(struct event *ev, const char *path)
 	size_t a, b;
 	removal_span(ev, &m, &a, &b);
 	return splice(ev, a, b, NULL, 0);
+}
+
+/* Moving a root member to a path absent from the event, with no root key
+ * on its way (it then lands at the end of the root, as event_set_json puts
+ * it once event_remove took the member out): one new text, not two. The
+ * member is ridx[j], m its span; to[0..tlen) a path path_ok accepts. */
+static int move_to_end(struct event *ev, const struct member *m, const char *to, size_t tlen)
+{
+	size_t ra, rb;
+	removal_span(ev, m, &ra, &rb);
+	const char *o, *oe;
+	if (root(ev, &o, &oe) < 0)
+		return -EINVAL;
+	size_t close = (size_t)(oe - 1 - ev->json), vlen = (size_t)(m->vend - m->val);
+	struct sbuf *t = &ev->tmp;
+	t->len = 0;
+	t->err = 0;
+	if (sbuf_reserve(t, ev->len + vlen + 2 * tlen + 16) < 0)
+		return -ENOMEM;
+	put(t, ev->json, ra);
+	put(t, ev->json + rb, close - rb);
+	/* the root after the removal: empty when the member was its only one */
+	const char *empty = "{}";
+	size_t grown = put_nested(ev, ev->nridx == 1 ? empty : o, ev->nridx == 1 ? empty + 2 : oe, to, tlen, m->val,
+				  vlen);
+	put(t, ev->json + close, ev->len - close);
+	int rc = take_tmp(ev);
+	if (rc == 0) {
+		/* as the two changes would have: the removal, then the append */
+		idx_update(ev, ra, rb, 0);
+		idx_update(ev, close - (rb - ra), close - (rb - ra), grown);
+	}
+	return rc;
+}
+
+int event_move(struct event *ev, const char *from, const char *to)
+{
+	struct member m;
+	if (!locate(ev, from, strlen(from), &m))
+		return -ENOENT;
+	size_t tlen = strlen(to);
+	struct member tm;
+	int pre = 1;
+	if (ev->ridx_state == 1 && path_ok(to, tlen) && !locate_pre(ev, to, tlen, &tm, &pre) && !pre) {
+		for (size_t j = 0; j < ev->nridx; j++)
+			if (ev->json + ev->ridx[j].k == m.key)
+				return move_to_end(ev, &m, to, tlen);
+	}
+	/* the steps: the value copied (the text changes under it), removed,
+	 * written at to */
+	struct sbuf *v = &ev->val;
+	v->len = 0;
+	v->err = 0;
+	sbuf_put(v, m.val, (size_t)(m.vend - m.val));
+	if (v->err)
+		return -ENOMEM;
+	event_remove(ev, from);
+	return event_set_json(ev, to, v->p, v->len);
 }
 
 /* --- merging ------------------------------------------------------------------------ */

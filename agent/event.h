@@ -93,6 +93,12 @@ int event_has(const struct event *ev, const char *path);
 int event_set_json(struct event *ev, const char *path, const char *json, size_t len);
 /* Sets path to the JSON string s[0..n) (escaped here). */
 int event_set_str(struct event *ev, const char *path, const char *s, size_t n);
+/* Moves the value at from to to, as event_get_raw, event_remove and
+ * event_set_json of the value would (the same text): -ENOENT if from is
+ * absent (nothing changes), else as event_set_json (from is removed even
+ * when the write fails). One new text instead of two when from is a root
+ * member and to is absent with no root key on its way. */
+int event_move(struct event *ev, const char *from, const char *to);
 /* Removes path (key and value). 0, or -ENOENT if it was not there. */
 int event_remove(struct event *ev, const char *path);
 /* Merges every member of the JSON object obj[0..len) into the object at

@@ -585,6 +585,69 @@ static void test_fused_random(void **state)
 	sbuf_free(&b);
 }
 
+/* event_move gives what event_get_raw, event_remove and event_set_json of
+ * the value give, one by one: the same rc, the same text, an index that
+ * finds what a scan finds; fresh and indexed events. */
+static void test_move(void **state)
+{
+	(void)state;
+	static const char *const events[] = {
+		"{\"msg\":\"m\",\"a\":0,\"z\":true}", "{\"a\":0,\"msg\":[1,{\"b\":2}],\"z\":1}", "{\"a\":0,\"msg\":\"last\"}",
+		"{\"msg\":\"only\"}", "{ \"msg\" : 1 ,\n \"a\" : 2 }", "{\"a\":{\"b\":1},\"msg\":\"x\"}", "{\"a\":1 , \"msg\":2 }",
+		"{\"m\\u0073g\":1,\"msg\":2}", "{\"msg\":1,\"msg\":2}", "{\"x\":{\"msg\":1}}", "{\"a\":{}}", "{}", "[1]",
+		"{\"a.b\":1,\"msg\":\"\\\"q\\\"\"}", "{\"msg\":{}}",
+	};
+	static const char *const froms[] = { "msg", "a", "a.b", "x.msg", "absent" };
+	static const char *const tos[] = { "message", "a", "a.b", "c.d.e", "msg", "a..b", "", "t\"q", "z" };
+	struct event a = { 0 }, b = { 0 };
+	struct sbuf v = { 0 };
+	for (size_t e = 0; e < sizeof(events) / sizeof(events[0]); e++)
+		for (size_t f = 0; f < sizeof(froms) / sizeof(froms[0]); f++)
+			for (size_t t = 0; t < sizeof(tos) / sizeof(tos[0]); t++)
+				for (int pre = 0; pre < 2; pre++) {
+					const char *in = events[e];
+					event_begin(&a, "in", NULL, 0, in, strlen(in));
+					event_begin(&b, "in", NULL, 0, in, strlen(in));
+					if (pre)
+						(void)event_has(&a, "zzz");
+					int ra = event_move(&a, froms[f], tos[t]);
+					const char *raw;
+					size_t rl;
+					int rb = event_get_raw(&b, froms[f], &raw, &rl);
+					if (rb == 0) {
+						sbuf_reset(&v);
+						sbuf_put(&v, raw, rl);
+						event_remove(&b, froms[f]);
+						rb = event_set_json(&b, tos[t], v.p, v.len);
+					}
+					size_t la, lb;
+					const char *ja = event_json(&a, &la), *jb = event_json(&b, &lb);
+					if (ra != rb || la != lb || memcmp(ja, jb, la))
+						fail_msg("move %s -> %s in %s: %d %.*s, steps %d %.*s", froms[f], tos[t], in, ra,
+							 (int)la, ja, rb, (int)lb, jb);
+					static const char *const look[] = { "msg", "message", "a", "a.b", "c.d.e", "z", "x" };
+					for (size_t k = 0; k < sizeof(look) / sizeof(look[0]); k++) {
+						const char *xa, *xb;
+						size_t na, nb;
+						int ga = event_get_raw(&a, look[k], &xa, &na), gb = event_get_raw(&b, look[k], &xb, &nb);
+						assert_int_equal(ga, gb);
+						if (ga == 0) {
+							assert_int_equal(na, nb);
+							assert_memory_equal(xa, xb, na);
+						}
+					}
+					/* and a write after it lands where it would */
+					assert_int_equal(event_set_json(&a, "w.v", "1", 1), event_set_json(&b, "w.v", "1", 1));
+					ja = event_json(&a, &la);
+					jb = event_json(&b, &lb);
+					assert_int_equal(la, lb);
+					assert_memory_equal(ja, jb, la);
+				}
+	event_free(&a);
+	event_free(&b);
+	sbuf_free(&v);
+}
+
 /* The word-at-a-time string scans (end, decode, validate) at every
  * alignment: strings of random plain bytes, quotes, backslashes, control
  * characters and UTF-8, written by json_put_string, decode back to what was
@@ -710,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_fused_table),
 		cmocka_unit_test(test_fused_depth),
 		cmocka_unit_test(test_fused_random),
+		cmocka_unit_test(test_move),
 		cmocka_unit_test(test_get_decoded),
 		cmocka_unit_test(test_string_scan_alignment),
 	};
