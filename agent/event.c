@@ -307,7 +307,7 @@ static inline __attribute__((always_inline)) void fuse_take(struct fuse *f, int 
 
 /* After a decoded string's opening quote: the rest of it, to its closing
  * quote. *esc is set if it holds a (decoded) backslash. 0 or -1. */
-static int fuse_str(struct fuse *f, int *esc)
+static inline __attribute__((always_inline)) int fuse_str(struct fuse *f, int *esc)
 {
 	const char *p = f->p, *end = f->end;
 	char *out = f->out;
@@ -403,7 +403,10 @@ static int fuse_container(struct fuse *f, int c, int depth, int collect)
 		return 0;
 	}
 	for (;;) {
-		struct mspan m = { 0 };
+		struct mspan m;
+		m.k = m.ke = NULL;
+		m.esc = m.act = 0;
+		m.at = 0;
 		if (close == '}') {
 			if (fuse_peek(f) != '"')
 				return -1;
@@ -894,12 +897,25 @@ static int take_tmp(struct event *ev)
 
 /* Appends "s": (a key and its colon). Config paths are plain ASCII: those
  * bytes go as they are; anything else through json_put_string. */
-static void put_key(struct sbuf *t, const char *s, size_t n)
+static int plain_ascii(const char *s, size_t n)
 {
 	size_t i = 0;
-	while (i < n && (unsigned char)(s[i] - 0x20) < 0x60 && s[i] != '"' && s[i] != '\\')
-		i++;
-	if (i < n) {
+#if SWAR_POS
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x = load8(s + i);
+		if (special_ctl_mask(x) | (x & HIGHS))
+			return 0;
+	}
+#endif
+	for (; i < n; i++)
+		if ((unsigned char)(s[i] - 0x20) >= 0x60 || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return 1;
+}
+
+static void put_key(struct sbuf *t, const char *s, size_t n)
+{
+	if (!plain_ascii(s, n)) {
 		json_put_string(t, s, n);
 		sbuf_putc(t, ':');
 		return;
@@ -989,7 +1005,7 @@ static size_t put_nested(struct event *ev, const char *o, const char *oe, const 
 	struct sbuf *t = &ev->tmp;
 	size_t start = t->len;
 	if (!obj_empty(o, oe))
-		sbuf_putc(t, ',');
+		put(t, ",", 1);
 	size_t depth = 0;
 	const char *seg = path, *pend = path + plen;
 	for (;;) {
@@ -998,13 +1014,13 @@ static size_t put_nested(struct event *ev, const char *o, const char *oe, const 
 		put_key(t, seg, n);
 		if (!dot)
 			break;
-		sbuf_putc(t, '{');
+		put(t, "{", 1);
 		depth++;
 		seg = dot + 1;
 	}
 	put(t, json, len);
 	while (depth--)
-		sbuf_putc(t, '}');
+		put(t, "}", 1);
 	return t->len - start;
 }
 
