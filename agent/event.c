@@ -3,7 +3,9 @@
  * new text is built in ev->tmp from the old one and the buffers swap. The
  * scanner trusts nothing: it never reads past the end, gives up deeper than
  * EVENT_MAX_DEPTH, and treats malformed text as "field absent" (-ENOENT) or
- * -EINVAL for a write. */
+ * -EINVAL for a write. A root string holding an escaped JSON object (parse
+ * json's `message`) is decoded, checked and its members collected in one
+ * pass (fuse_decode) when the root is first indexed. */
 #include "agent/event.h"
 
 #include <errno.h>
