@@ -672,10 +672,15 @@ static void idx_update(struct event *ev, size_t a, size_t b, size_t n)
 /* Finds path[0..plen) (the root index walked, nested objects scanned).
  * When not found, *pre (if not NULL) tells whether some root key is the
  * path's dotted prefix (a flat or nested way in that a shorter prefix of
- * the path could still reach): if not, no prefix of the path is there. */
-static int locate_pre(const struct event *ev, const char *path, size_t plen, struct member *m, int *pre)
+ * the path could still reach): if not, no prefix of the path is there.
+ * And *first (if not NULL, when not found) is the first root member
+ * whose key is a dotted prefix of the path, or has a NULL key if none is;
+ * unknown (not indexed): *pre is 1 and *first not set. */
+static int locate_first(const struct event *ev, const char *path, size_t plen, struct member *m, int *pre,
+			struct member *first)
 {
 	int seen = 0;
+	const struct event_member *fe = NULL;
 	if (!plen)
 		return 0;
 	if (!root_index(ev)) {
@@ -700,6 +705,8 @@ static int locate_pre(const struct event *ev, const char *path, size_t plen, str
 				}
 			} else if (kl && kl < plen && path[kl] == '.' && !memcmp(base + e->k + 1, path, kl)) {
 				seen = 1;
+				if (!fe)
+					fe = e;
 				if (base[e->v] == '{' && find(base + e->v, base + e->ve, path + kl + 1, plen - kl - 1, m, 1))
 					return 1;
 			}
@@ -712,12 +719,21 @@ static int locate_pre(const struct event *ev, const char *path, size_t plen, str
 			return 1;
 		}
 		size_t kl = key_prefix(k, ke, e->esc, path, plen);
+		if (kl && !fe)
+			fe = e;
 		if (kl && *v == '{' && find(v, ve, path + kl + 1, plen - kl - 1, m, 1))
 			return 1;
 	}
 	if (pre)
 		*pre = seen;
+	if (first)
+		*first = fe ? (struct member){ base + fe->k, base + fe->v, base + fe->ve } : (struct member){ 0 };
 	return 0;
+}
+
+static int locate_pre(const struct event *ev, const char *path, size_t plen, struct member *m, int *pre)
+{
+	return locate_first(ev, path, plen, m, pre, NULL);
 }
 
 static int locate(const struct event *ev, const char *path, size_t plen, struct member *m)
@@ -955,9 +971,9 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 	size_t plen = strlen(path);
 	if (!path_ok(path, plen))
 		return -EINVAL;
-	struct member m;
+	struct member m, first = { (const char *)1, NULL, NULL };   /* unknown */
 	int pre;
-	if (locate_pre(ev, path, plen, &m, &pre))
+	if (locate_first(ev, path, plen, &m, &pre, &first))
 		return splice(ev, (size_t)(m.val - ev->json), (size_t)(m.vend - ev->json), json, len);
 	/* Not there: the longest prefix that is an object takes the rest of
 	 * the path, built as nested objects; none (and no root key is even a
@@ -970,7 +986,10 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 			i--;
 		if (i == 0)
 			break;
-		if (locate(ev, path, i, &m)) {
+		/* one dot ("a.b"): the only prefix is a root key, the first
+		 * one locate_first saw (m.key NULL: none), no need to look again */
+		int one = first.key != (const char *)1 && !memchr(path, '.', i);
+		if (one ? (m = first).key != NULL : locate(ev, path, i, &m)) {
 			if (*m.val != '{')
 				return -EEXIST;  /* a scalar is in the way */
 			o = m.val;

@@ -37,6 +37,12 @@ static const struct change_case changes[] = {
 	{ "{ }", SET, "x.y.z", "1", 0, "{ \"x\":{\"y\":{\"z\":1}}}" },
 	{ "{\"a\":{\"b\":{}}}", SET, "a.b.c.d", "1", 0, "{\"a\":{\"b\":{\"c\":{\"d\":1}}}}" },
 	{ "{\"a\":{\"q\":0}}", SET, "a.b", "2", 0, "{\"a\":{\"q\":0,\"b\":2}}" },
+	/* set "a.b" absent: the first root "a" (however written) takes it */
+	{ "{\"a\":{\"q\":0},\"a\":{\"r\":1}}", SET, "a.b", "2", 0, "{\"a\":{\"q\":0,\"b\":2},\"a\":{\"r\":1}}" },
+	{ "{\"x\":1,\"\\u0061\":{\"q\":0}}", SET, "a.b", "2", 0, "{\"x\":1,\"\\u0061\":{\"q\":0,\"b\":2}}" },
+	{ "{\"ab\":{},\"a\":{}}", SET, "a.b", "2", 0, "{\"ab\":{},\"a\":{\"b\":2}}" },
+	{ "{\"a\":1,\"a\":{}}", SET, "a.b", "2", -EEXIST, NULL },
+	{ "{\"a.c\":1,\"a\":[]}", SET, "a.b", "2", -EEXIST, NULL },
 	/* set: a scalar in the way, bad paths, bad text */
 	{ "{\"a\":\"s\"}", SET, "a.b", "1", -EEXIST, NULL },
 	{ "{\"a\":1}", SET, "a..b", "1", -EINVAL, NULL },
