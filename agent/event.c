@@ -767,6 +767,7 @@ int event_get_decoded(struct event *ev, const char *path, const char **val, size
 	}
 	struct member m;
 	if (!locate(ev, path, plen, &m)) {
+		ev->fz_obj = NULL;
 		out->len = start;
 		return -ENOENT;
 	}
@@ -776,6 +777,7 @@ int event_get_decoded(struct event *ev, const char *path, const char **val, size
 		*decoded = 1;
 		return 0;
 	}
+	ev->fz_obj = NULL;   /* the hook decoded another member: out is rewritten */
 	out->len = start;
 	if (*m.val == '"' && event_decode_str(m.val, *len, out))
 		*decoded = 1;

@@ -479,6 +479,13 @@ static const struct {
 static void test_fused_table(void **state)
 {
 	(void)state;
+	/* an escaped "message" first: it is the field (the plain one, which
+	 * the index build decodes, is not), its decoded text as long as the
+	 * other's but shaped differently */
+	assert_int_equal(fused_vs_steps("{\"me\\u0073sage\":\"{\\\"a\\\":12}\",\"message\":%s}", "{\"bc\":1}", 8,
+					NULL, "message"), 0);
+	assert_int_equal(fused_vs_steps("{\"me\\u0073sage\":\"{\\\"a\\\":12}\",\"message\":%s}", "{\"bc\":1}", 8,
+					"t", NULL), 0);
 	static const char *const targets[] = { NULL, "t" };
 	static const char *const removes[] = { "message", NULL };
 	for (size_t t = 0; t < sizeof(fused_texts) / sizeof(fused_texts[0]); t++)
@@ -487,9 +494,11 @@ static void test_fused_table(void **state)
 				for (size_t r = 0; r < 2; r++) {
 					const char *x = fused_texts[t].text;
 					int f = fused_vs_steps(fused_layouts[l], x, strlen(x), targets[g], removes[r]);
-					if (f != fused_texts[t].fused)
-						fail_msg("%s in %s: fused %d, expected %d", x, fused_layouts[l], f,
-							 fused_texts[t].fused);
+					/* an escaped "message" first is the field: not the
+					 * one decoded while indexing */
+					int want = fused_texts[t].fused && !strstr(fused_layouts[l], "u0073");
+					if (f != want)
+						fail_msg("%s in %s: fused %d, expected %d", x, fused_layouts[l], f, want);
 				}
 }
 
