@@ -46,6 +46,7 @@ void event_free(struct event *ev)
 	ev->ridx_state = 0;
 	ev->madd = ev->mhave = NULL;
 	ev->madd_cap = ev->mhave_cap = 0;
+	ev->fz_obj = NULL;   /* its members were in madd */
 	ev->json = NULL;
 	ev->len = 0;
 }
