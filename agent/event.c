@@ -3,7 +3,9 @@
  * new text is built in ev->tmp from the old one and the buffers swap. The
  * scanner trusts nothing: it never reads past the end, gives up deeper than
  * EVENT_MAX_DEPTH, and treats malformed text as "field absent" (-ENOENT) or
- * -EINVAL for a write. */
+ * -EINVAL for a write. A root string holding an escaped JSON object (parse
+ * json's `message`) is decoded, checked and its members collected in one
+ * pass (fuse_decode) when the root is first indexed. */
 #include "agent/event.h"
 
 #include <errno.h>
@@ -26,6 +28,7 @@ void event_begin(struct event *ev, const char *input, const char *tag, int64_t t
 	ev->len = len;
 	ev->buf.err = ev->tmp.err = 0;
 	ev->ridx_state = 0;
+	ev->fz_obj = NULL;
 	sbuf_reset(&ev->scratch);
 }
 
@@ -43,6 +46,7 @@ void event_free(struct event *ev)
 	ev->ridx_state = 0;
 	ev->madd = ev->mhave = NULL;
 	ev->madd_cap = ev->mhave_cap = 0;
+	ev->fz_obj = NULL;   /* its members were in madd */
 	ev->json = NULL;
 	ev->len = 0;
 }
@@ -76,8 +80,9 @@ static inline void put(struct sbuf *t, const void *s, size_t n)
 }
 
 /* p at an opening quote: the position after the closing one, or NULL if
- * the string is not valid JSON (a raw control byte, a bad escape). */
-static const char *valid_str(const char *p, const char *end)
+ * the string is not valid JSON (a raw control byte, a bad escape). *esc
+ * (if not NULL) is set when it holds a backslash. */
+static inline __attribute__((always_inline)) const char *valid_str_esc(const char *p, const char *end, int *esc)
 {
 	for (p++;;) {
 		p = next_special(p, end, 1);
@@ -87,6 +92,8 @@ static const char *valid_str(const char *p, const char *end)
 			return p + 1;
 		if (*p != '\\')
 			return NULL;   /* a raw control character */
+		if (esc)
+			*esc = 1;
 		if (++p >= end)
 			return NULL;
 		if (*p == 'u') {
@@ -102,6 +109,11 @@ static const char *valid_str(const char *p, const char *end)
 			p++;
 		}
 	}
+}
+
+static const char *valid_str(const char *p, const char *end)
+{
+	return valid_str_esc(p, end, NULL);
 }
 
 static const char *skip(const char *p, const char *end, int depth);
@@ -236,6 +248,265 @@ struct idx_hook {
 	size_t kpos;          /* the member's key offset */
 };
 
+/* --- decoding a string and checking it as a JSON object, in one pass ------------------ */
+
+/* A member of an object being merged (event_merge) or checked. */
+struct mspan {
+	const char *k, *ke, *v, *ve;
+	int esc;     /* the key holds a backslash */
+	int act;     /* merge: -2 skipped (repeated later), 0 appended, 1 + j replaces have[j];
+		      * for have[]: 1 + the add[] index replacing it, 0 none */
+	size_t at;   /* merge: where an appended member starts in the new text */
+};
+
+
+/* The usual `message` of a JSON log line is a JSON object escaped into a
+ * string: {\"level\":\"info\",...}. fuse_*() decode it exactly as
+ * unescape_end does while checking the decoded text as valid() would and
+ * collecting the object's members as valid_members() would, reading the
+ * escaped text once. They handle the plain cases only and give up (-1) on
+ * anything else: a blank other than a space (the text would need squeezing),
+ * an escape that decodes to a structural byte, text that is not valid; the
+ * caller then decodes the usual way and event_merge_checked checks it.
+ * Invariant: f->n <= f->p - f->s (decoded is never longer than what it
+ * decodes), so out, with end - s bytes of room, never overflows, not even
+ * by the eight-byte stores. */
+struct fuse {
+	const char *s, *p, *end;   /* the escaped text: start, cursor, end */
+	char *restrict out;
+	size_t n;                  /* decoded bytes in out */
+	struct event *ev;          /* members collected into ev->madd */
+	size_t na;
+};
+
+static const char *valid_num(const char *p, const char *end);
+
+/* The next decoded byte outside strings, spaces copied and passed: '"' for
+ * an escaped quote (two bytes), a plain byte, 1 at the escaped text's
+ * closing quote, 0 for anything else (another escape, a control byte, the
+ * end). */
+static inline __attribute__((always_inline)) int fuse_peek(struct fuse *f)
+{
+	while (f->p < f->end && *f->p == ' ') {
+		f->out[f->n++] = ' ';
+		f->p++;
+	}
+	if (f->p >= f->end)
+		return 0;
+	unsigned char c = (unsigned char)*f->p;
+	if (c == '"')
+		return 1;
+	if (c == '\\')
+		return f->end - f->p >= 2 && f->p[1] == '"' ? '"' : 0;
+	return c < 0x20 ? 0 : c;
+}
+
+/* Takes the byte fuse_peek gave. */
+static inline __attribute__((always_inline)) void fuse_take(struct fuse *f, int c)
+{
+	f->p += c == '"' ? 2 : 1;
+	f->out[f->n++] = (char)c;
+}
+
+/* After a decoded string's opening quote: the rest of it, to its closing
+ * quote. *esc is set if it holds a (decoded) backslash. 0 or -1. */
+static inline __attribute__((always_inline)) int fuse_str(struct fuse *f, int *esc)
+{
+	const char *p = f->p, *end = f->end;
+	char *out = f->out;
+	size_t n = f->n;
+	for (;;) {
+#if SWAR_POS
+		while (end - p >= 8) {
+			uint64_t x = load8(p);
+			uint64_t m = special_ctl_mask(x);
+			memcpy(out + n, &x, 8);
+			if (m) {
+				size_t k = first_flag(m);
+				p += k;
+				n += k;
+				goto special;
+			}
+			p += 8;
+			n += 8;
+		}
+#endif
+		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			out[n++] = *p++;
+#if SWAR_POS
+special:
+#endif
+		if (end - p < 2 || *p != '\\')
+			return -1;   /* the end, a control byte, or the escaped text's end */
+		char c = p[1];
+		p += 2;
+		if (c == '"')
+			break;
+		if (c == '/') {
+			out[n++] = '/';
+			continue;
+		}
+		if (c == 'u') {
+			char u[4];
+			size_t used;
+			int r = json_decode_u(p, end, u, &used);
+			if (r < 0)
+				return -1;
+			for (int i = 0; i < r; i++)
+				if ((unsigned char)u[i] < 0x20 || u[i] == '"' || u[i] == '\\')
+					return -1;
+			memcpy(out + n, u, (size_t)r);
+			n += (size_t)r;
+			p += used;
+			continue;
+		}
+		if (c != '\\')
+			return -1;   /* \n \t...: a raw control byte once decoded */
+		/* a decoded backslash: the decoded escape's letter follows */
+		out[n++] = '\\';
+		*esc = 1;
+		if (p >= end)
+			return -1;
+		c = *p;
+		if (c == '\\' && end - p >= 2 && (p[1] == '"' || p[1] == '\\' || p[1] == '/')) {
+			out[n++] = p[1];
+			p += 2;
+		} else if (c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
+			out[n++] = c;
+			p++;
+		} else if (c == 'u' && end - p >= 5) {
+			for (int i = 1; i <= 4; i++) {
+				char h = p[i];
+				if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+					return -1;
+			}
+			memcpy(out + n, p, 5);
+			n += 5;
+			p += 5;
+		} else {
+			return -1;
+		}
+	}
+	out[n++] = '"';
+	f->p = p;
+	f->n = n;
+	return 0;
+}
+
+static int fuse_value(struct fuse *f, int depth);
+
+/* The object or array whose opening byte c fuse_peek gave; its members
+ * collected when collect (the top object). 0 or -1. */
+static int fuse_container(struct fuse *f, int c, int depth, int collect)
+{
+	int close = c == '{' ? '}' : ']';
+	fuse_take(f, c);
+	if ((c = fuse_peek(f)) == close) {
+		fuse_take(f, c);
+		return 0;
+	}
+	for (;;) {
+		struct mspan m;
+		m.k = m.ke = NULL;
+		m.esc = m.act = 0;
+		m.at = 0;
+		if (close == '}') {
+			if (fuse_peek(f) != '"')
+				return -1;
+			m.k = f->out + f->n;
+			fuse_take(f, '"');
+			if (fuse_str(f, &m.esc) < 0)
+				return -1;
+			m.ke = f->out + f->n;
+			if ((c = fuse_peek(f)) != ':')
+				return -1;
+			fuse_take(f, c);
+		}
+		fuse_peek(f);   /* the blanks before the value */
+		m.v = f->out + f->n;
+		if (fuse_value(f, depth + 1) < 0)
+			return -1;
+		m.ve = f->out + f->n;
+		if (collect) {
+			struct event *ev = f->ev;
+			if (f->na == ev->madd_cap) {
+				size_t nc = ev->madd_cap ? ev->madd_cap * 2 : 32;
+				void *nv = realloc(ev->madd, nc * sizeof(struct mspan));
+				if (!nv)
+					return -1;
+				ev->madd = nv;
+				ev->madd_cap = nc;
+			}
+			((struct mspan *)ev->madd)[f->na++] = m;
+		}
+		c = fuse_peek(f);
+		if (c == ',') {
+			fuse_take(f, c);
+			continue;
+		}
+		if (c != close)
+			return -1;
+		fuse_take(f, c);
+		return 0;
+	}
+}
+
+/* One value, as valid() checks it. 0 or -1. */
+static int fuse_value(struct fuse *f, int depth)
+{
+	int c = fuse_peek(f);
+	if (depth > EVENT_MAX_DEPTH)
+		return -1;
+	if (c == '"') {
+		int esc = 0;
+		fuse_take(f, c);
+		return fuse_str(f, &esc);
+	}
+	if (c == '{' || c == '[')
+		return fuse_container(f, c, depth, 0);
+	const char *q;
+	if (c == 't' || c == 'n' || c == 'f') {
+		const char *lit = c == 't' ? "true" : c == 'n' ? "null" : "false";
+		size_t l = strlen(lit);
+		if ((size_t)(f->end - f->p) < l || memcmp(f->p, lit, l))
+			return -1;
+		q = f->p + l;
+	} else if (c > 1) {
+		if (!(q = valid_num(f->p, f->end)))
+			return -1;
+	} else {
+		return -1;
+	}
+	memcpy(f->out + f->n, f->p, (size_t)(q - f->p));
+	f->n += (size_t)(q - f->p);
+	f->p = q;
+	return 0;
+}
+
+/* Decodes the escaped text at s (after a string's opening quote) into out
+ * (end - s bytes of room) as unescape_end does, checking that it is a JSON
+ * object and collecting its members into ev->madd: the decoded length and
+ * the string's end (*qend) if so, the object's span in *o, *oe and its
+ * member count in *na; -1 if not (or not a case handled here: out and
+ * ev->madd then hold nothing of use). */
+static ssize_t fuse_decode(struct event *ev, const char *s, const char *end, char *out, const char **qend,
+			   const char **o, const char **oe, size_t *na)
+{
+	struct fuse f = { s, s, end, out, 0, ev, 0 };
+	int c = fuse_peek(&f);
+	if (c != '{')
+		return -1;
+	*o = out + f.n;
+	if (fuse_container(&f, c, 0, 1) < 0)
+		return -1;
+	*oe = out + f.n;
+	if (fuse_peek(&f) != 1)
+		return -1;
+	*qend = f.p + 1;
+	*na = f.na;
+	return (ssize_t)f.n;
+}
+
 static int root_index_build(struct event *ev, struct idx_hook *h);
 
 /* The root's member index: built by one scan on first use, then kept up to
@@ -276,7 +547,14 @@ static int root_index_build(struct event *ev, struct idx_hook *h)
 			h->done = -1;    /* the first member of that key only, as locate finds it */
 			size_t room = (size_t)(end - v);   /* decoded is never longer */
 			if (sbuf_reserve(h->out, room) == 0) {
-				ssize_t n = unescape_end(v + 1, end, h->out->p + h->out->len, room, &ve);
+				char *out = h->out->p + h->out->len;
+				ssize_t n = fuse_decode(ev, v + 1, end, out, &ve, &ev->fz_o, &ev->fz_oe, &ev->fz_na);
+				if (n >= 0) {
+					ev->fz_obj = out;
+					ev->fz_len = (size_t)n;
+				} else {
+					n = unescape_end(v + 1, end, out, room, &ve);
+				}
 				if (n >= 0) {
 					h->out->len += (size_t)n;
 					h->done = 1;
@@ -360,6 +638,8 @@ static void idx_update(struct event *ev, size_t a, size_t b, size_t n)
 	if (ev->ridx_state != 1)
 		return;
 	size_t i = 0;
+	if (ev->nridx && ev->ridx[ev->nridx - 1].ve < a + (a == b))
+		i = ev->nridx;   /* after the last member: no need to look */
 	while (i < ev->nridx && ev->ridx[i].ve < a + (a == b))
 		i++;   /* members wholly before the change */
 	if (i == ev->nridx) {
@@ -393,10 +673,15 @@ static void idx_update(struct event *ev, size_t a, size_t b, size_t n)
 /* Finds path[0..plen) (the root index walked, nested objects scanned).
  * When not found, *pre (if not NULL) tells whether some root key is the
  * path's dotted prefix (a flat or nested way in that a shorter prefix of
- * the path could still reach): if not, no prefix of the path is there. */
-static int locate_pre(const struct event *ev, const char *path, size_t plen, struct member *m, int *pre)
+ * the path could still reach): if not, no prefix of the path is there.
+ * And *first (if not NULL, when not found) is the first root member
+ * whose key is a dotted prefix of the path, or has a NULL key if none is;
+ * unknown (not indexed): *pre is 1 and *first not set. */
+static int locate_first(const struct event *ev, const char *path, size_t plen, struct member *m, int *pre,
+			struct member *first)
 {
 	int seen = 0;
+	const struct event_member *fe = NULL;
 	if (!plen)
 		return 0;
 	if (!root_index(ev)) {
@@ -421,6 +706,8 @@ static int locate_pre(const struct event *ev, const char *path, size_t plen, str
 				}
 			} else if (kl && kl < plen && path[kl] == '.' && !memcmp(base + e->k + 1, path, kl)) {
 				seen = 1;
+				if (!fe)
+					fe = e;
 				if (base[e->v] == '{' && find(base + e->v, base + e->ve, path + kl + 1, plen - kl - 1, m, 1))
 					return 1;
 			}
@@ -433,12 +720,21 @@ static int locate_pre(const struct event *ev, const char *path, size_t plen, str
 			return 1;
 		}
 		size_t kl = key_prefix(k, ke, e->esc, path, plen);
+		if (kl && !fe)
+			fe = e;
 		if (kl && *v == '{' && find(v, ve, path + kl + 1, plen - kl - 1, m, 1))
 			return 1;
 	}
 	if (pre)
 		*pre = seen;
+	if (first)
+		*first = fe ? (struct member){ base + fe->k, base + fe->v, base + fe->ve } : (struct member){ 0 };
 	return 0;
+}
+
+static int locate_pre(const struct event *ev, const char *path, size_t plen, struct member *m, int *pre)
+{
+	return locate_first(ev, path, plen, m, pre, NULL);
 }
 
 static int locate(const struct event *ev, const char *path, size_t plen, struct member *m)
@@ -462,6 +758,7 @@ int event_get_decoded(struct event *ev, const char *path, const char **val, size
 	size_t plen = strlen(path), start = out->len;
 	struct idx_hook h = { path, plen, out, 0, 0 };
 	*decoded = 0;
+	ev->fz_obj = NULL;
 	if (!ev->ridx_state && plen && !memchr(path, '.', plen)) {
 		/* a dotless path matches the first root key equal to it, the
 		 * member the hook decodes */
@@ -471,6 +768,7 @@ int event_get_decoded(struct event *ev, const char *path, const char **val, size
 	}
 	struct member m;
 	if (!locate(ev, path, plen, &m)) {
+		ev->fz_obj = NULL;
 		out->len = start;
 		return -ENOENT;
 	}
@@ -480,6 +778,7 @@ int event_get_decoded(struct event *ev, const char *path, const char **val, size
 		*decoded = 1;
 		return 0;
 	}
+	ev->fz_obj = NULL;   /* the hook decoded another member: out is rewritten */
 	out->len = start;
 	if (*m.val == '"' && event_decode_str(m.val, *len, out))
 		*decoded = 1;
@@ -585,6 +884,7 @@ static int splice(struct event *ev, size_t a, size_t b, const char *ins, size_t 
 	struct sbuf x = ev->buf;
 	ev->buf = *t;
 	*t = x;
+	ev->fz_obj = NULL;
 	ev->json = ev->buf.p;
 	ev->len = ev->buf.len;
 	idx_update(ev, a, b, n);
@@ -610,6 +910,7 @@ static int take_tmp(struct event *ev)
 	struct sbuf x = ev->buf;
 	ev->buf = ev->tmp;
 	ev->tmp = x;
+	ev->fz_obj = NULL;
 	ev->json = ev->buf.p;
 	ev->len = ev->buf.len;
 	return 0;
@@ -617,12 +918,25 @@ static int take_tmp(struct event *ev)
 
 /* Appends "s": (a key and its colon). Config paths are plain ASCII: those
  * bytes go as they are; anything else through json_put_string. */
-static void put_key(struct sbuf *t, const char *s, size_t n)
+static int plain_ascii(const char *s, size_t n)
 {
 	size_t i = 0;
-	while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
-		i++;
-	if (i < n) {
+#if SWAR_POS
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x = load8(s + i);
+		if (special_ctl_mask(x) | (x & HIGHS))
+			return 0;
+	}
+#endif
+	for (; i < n; i++)
+		if ((unsigned char)(s[i] - 0x20) >= 0x60 || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return 1;
+}
+
+static void put_key(struct sbuf *t, const char *s, size_t n)
+{
+	if (!plain_ascii(s, n)) {
 		json_put_string(t, s, n);
 		sbuf_putc(t, ':');
 		return;
@@ -637,14 +951,32 @@ static void put_key(struct sbuf *t, const char *s, size_t n)
 	t->len += n + 3;
 }
 
+/* Whether path[0..plen) can be written: not empty, no empty segment. */
+static int path_ok(const char *path, size_t plen)
+{
+	if (!plen || path[0] == '.' || path[plen - 1] == '.')
+		return 0;
+	for (size_t i = 1; i < plen; i++)
+		if (path[i] == '.' && path[i - 1] == '.')
+			return 0;
+	return 1;
+}
+
+/* Writes path[0..plen) (not in the text: the caller checked) as nested
+ * objects holding json[0..len), before the closing brace at `at` of the
+ * object [o, oe), the rest of the text after it: tmp becomes the new text.
+ * Returns the bytes added. */
+static size_t put_nested(struct event *ev, const char *o, const char *oe, const char *path, size_t plen,
+			 const char *json, size_t len);
+
 int event_set_json(struct event *ev, const char *path, const char *json, size_t len)
 {
 	size_t plen = strlen(path);
-	if (!plen || path[0] == '.' || path[plen - 1] == '.' || strstr(path, ".."))
+	if (!path_ok(path, plen))
 		return -EINVAL;
-	struct member m;
+	struct member m, first = { (const char *)1, NULL, NULL };   /* unknown */
 	int pre;
-	if (locate_pre(ev, path, plen, &m, &pre))
+	if (locate_first(ev, path, plen, &m, &pre, &first))
 		return splice(ev, (size_t)(m.val - ev->json), (size_t)(m.vend - ev->json), json, len);
 	/* Not there: the longest prefix that is an object takes the rest of
 	 * the path, built as nested objects; none (and no root key is even a
@@ -657,7 +989,10 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 			i--;
 		if (i == 0)
 			break;
-		if (locate(ev, path, i, &m)) {
+		/* one dot ("a.b"): the only prefix is a root key, the first
+		 * one locate_first saw (m.key NULL: none), no need to look again */
+		int one = first.key != (const char *)1 && !memchr(path, '.', i);
+		if (one ? (m = first).key != NULL : locate(ev, path, i, &m)) {
 			if (*m.val != '{')
 				return -EEXIST;  /* a scalar is in the way */
 			o = m.val;
@@ -672,7 +1007,6 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 			return -EINVAL;
 		cut = 0;
 	}
-	/* path[cut..plen) = "a.b.c" -> ,"a":{"b":{"c": value }} */
 	size_t at = (size_t)(oe - 1 - ev->json);
 	struct sbuf *t = &ev->tmp;
 	t->len = 0;
@@ -680,30 +1014,40 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 	if (sbuf_reserve(t, ev->len + len + 2 * (plen - cut) + 16) < 0)
 		return -ENOMEM;
 	put(t, ev->json, at);
+	size_t grown = put_nested(ev, o, oe, path + cut, plen - cut, json, len);
+	put(t, ev->json + at, ev->len - at);
+	int rc = take_tmp(ev);
+	if (rc == 0)
+		idx_update(ev, at, at, grown);
+	return rc;
+}
+
+static size_t put_nested(struct event *ev, const char *o, const char *oe, const char *path, size_t plen,
+			 const char *json, size_t len)
+{
+	/* "a.b.c" -> ,"a":{"b":{"c": value }} */
+	struct sbuf *t = &ev->tmp;
+	size_t start = t->len;
 	if (!obj_empty(o, oe))
-		sbuf_putc(t, ',');
+		put(t, ",", 1);
 	size_t depth = 0;
-	const char *seg = path + cut, *pend = path + plen;
+	const char *seg = path, *pend = path + plen;
 	for (;;) {
 		const char *dot = memchr(seg, '.', (size_t)(pend - seg));
 		size_t n = dot ? (size_t)(dot - seg) : (size_t)(pend - seg);
 		put_key(t, seg, n);
 		if (!dot)
 			break;
-		sbuf_putc(t, '{');
+		put(t, "{", 1);
 		depth++;
 		seg = dot + 1;
 	}
 	put(t, json, len);
 	while (depth--)
-		sbuf_putc(t, '}');
-	put(t, ev->json + at, ev->len - at);
-	size_t grown = t->len - ev->len;
-	int rc = take_tmp(ev);
-	if (rc == 0)
-		idx_update(ev, at, at, grown);
-	return rc;
+		put(t, "}", 1);
+	return t->len - start;
 }
+
 
 int event_set_str(struct event *ev, const char *path, const char *s, size_t n)
 {
@@ -747,15 +1091,66 @@ int event_remove(struct event *ev, const char *path)
 	return splice(ev, a, b, NULL, 0);
 }
 
+/* Moving a root member to a path absent from the event, with no root key
+ * on its way (it then lands at the end of the root, as event_set_json puts
+ * it once event_remove took the member out): one new text, not two. The
+ * member is ridx[j], m its span; to[0..tlen) a path path_ok accepts. */
+static int move_to_end(struct event *ev, const struct member *m, const char *to, size_t tlen)
+{
+	size_t ra, rb;
+	removal_span(ev, m, &ra, &rb);
+	const char *o, *oe;
+	if (root(ev, &o, &oe) < 0)
+		return -EINVAL;
+	size_t close = (size_t)(oe - 1 - ev->json), vlen = (size_t)(m->vend - m->val);
+	struct sbuf *t = &ev->tmp;
+	t->len = 0;
+	t->err = 0;
+	if (sbuf_reserve(t, ev->len + vlen + 2 * tlen + 16) < 0)
+		return -ENOMEM;
+	put(t, ev->json, ra);
+	put(t, ev->json + rb, close - rb);
+	/* the root after the removal: empty when the member was its only one */
+	const char *empty = "{}";
+	size_t grown = put_nested(ev, ev->nridx == 1 ? empty : o, ev->nridx == 1 ? empty + 2 : oe, to, tlen, m->val,
+				  vlen);
+	put(t, ev->json + close, ev->len - close);
+	int rc = take_tmp(ev);
+	if (rc == 0) {
+		/* as the two changes would have: the removal, then the append */
+		idx_update(ev, ra, rb, 0);
+		idx_update(ev, close - (rb - ra), close - (rb - ra), grown);
+	}
+	return rc;
+}
+
+int event_move(struct event *ev, const char *from, const char *to)
+{
+	struct member m;
+	if (!locate(ev, from, strlen(from), &m))
+		return -ENOENT;
+	size_t tlen = strlen(to);
+	struct member tm;
+	int pre = 1;
+	if (ev->ridx_state == 1 && path_ok(to, tlen) && !locate_pre(ev, to, tlen, &tm, &pre) && !pre) {
+		for (size_t j = 0; j < ev->nridx; j++)
+			if (ev->json + ev->ridx[j].k == m.key)
+				return move_to_end(ev, &m, to, tlen);
+	}
+	/* the steps: the value copied (the text changes under it), removed,
+	 * written at to */
+	struct sbuf *v = &ev->val;
+	v->len = 0;
+	v->err = 0;
+	sbuf_put(v, m.val, (size_t)(m.vend - m.val));
+	if (v->err)
+		return -ENOMEM;
+	event_remove(ev, from);
+	return event_set_json(ev, to, v->p, v->len);
+}
+
 /* --- merging ------------------------------------------------------------------------ */
 
-struct mspan {
-	const char *k, *ke, *v, *ve;
-	int esc;     /* the key holds a backslash */
-	int act;     /* merge: -2 skipped (repeated later), 0 appended, 1 + j replaces have[j];
-		      * for have[]: 1 + the add[] index replacing it, 0 none */
-	size_t at;   /* merge: where an appended member starts in the new text */
-};
 
 /* Collects the members of the object at p into the growable *v. Returns
  * their count, -1 if malformed, -2 out of memory. */
@@ -861,6 +1256,7 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 
 int event_merge(struct event *ev, const char *path, const char *obj, size_t len)
 {
+	ev->fz_obj = NULL;   /* madd is about to change */
 	ssize_t na = members(obj, obj + len, &ev->madd, &ev->madd_cap);
 	if (na < 0)
 		return na == -2 ? -ENOMEM : -EINVAL;
@@ -925,6 +1321,7 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 	for (ssize_t i = 0; i < na; i++)
 		anyesc |= add[i].esc;
 	uint64_t later = 0;
+	size_t nrep = 0;   /* members of obj replacing an existing one */
 	for (ssize_t i = na - 1; i >= 0; i--) {
 		int r = -1;
 		for (ssize_t j = 0; j < nh && r < 0; j++)
@@ -943,6 +1340,7 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 				}
 		later |= hb;
 		add[i].act = r + 1;
+		nrep += r >= 0;
 	}
 	struct sbuf *t = &ev->tmp;
 	t->len = 0;
@@ -956,7 +1354,7 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 	 * removed member's span in its place among them */
 	for (ssize_t j = 0; j < nh; j++) {
 		ssize_t w = -1;
-		for (ssize_t i = 0; i < na && w < 0; i++)
+		for (ssize_t i = 0; i < na && w < 0 && nrep; i++)
 			if (add[i].act == (int)j + 1)
 				w = i;
 		have[j].act = (int)(w + 1);
@@ -1097,6 +1495,23 @@ int event_json_compact(const char *json, size_t len, struct sbuf *out)
 
 /* --- validating and merging in one pass ----------------------------------------------- */
 
+/* Whether s[0..n) holds a byte below 0x20 (a line break or tab to squeeze,
+ * or a raw control byte that makes the text invalid either way): one pass,
+ * eight bytes a step, where three memchr calls were. */
+static int any_ctl(const char *s, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x = load8(s + i);
+		if ((x - ONES * 0x20) & ~x & HIGHS)
+			return 1;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)s[i] < 0x20)
+			return 1;
+	return 0;
+}
+
 /* valid() and members() at once, for text expected to be an object: its
  * members into *vp, each value validated as it is passed. The count; -1 not
  * valid JSON, -3 valid but not an object, -2 out of memory. *o, *oe: the
@@ -1115,10 +1530,10 @@ static ssize_t valid_members(const char *p, const char *end, void **vp, size_t *
 	} else {
 		for (;;) {
 			struct mspan m;
-			if (p >= end || *p != '"' || !(m.ke = valid_str(p, end)))
+			m.esc = 0;
+			if (p >= end || *p != '"' || !(m.ke = valid_str_esc(p, end, &m.esc)))
 				return -1;
 			m.k = p;
-			m.esc = memchr(p + 1, '\\', (size_t)(m.ke - p - 1)) != NULL;
 			p = ws(m.ke, end);
 			if (p >= end || *p != ':')
 				return -1;
@@ -1157,7 +1572,8 @@ int event_merge_checked(struct event *ev, const char *path, const char *obj, siz
 	/* Blanks that span lines (outside strings: inside they are invalid)
 	 * are squeezed first, as event_json_compact does; then the plain
 	 * scan below finds them no more. The rare case: two passes. */
-	if (memchr(obj, '\n', len) || memchr(obj, '\r', len) || memchr(obj, '\t', len)) {
+	int fused = ev->fz_obj && ev->fz_obj == obj && ev->fz_len == len;
+	if (!fused && any_ctl(obj, len)) {
 		struct sbuf *v = &ev->val;
 		v->len = 0;
 		v->err = 0;
@@ -1169,7 +1585,16 @@ int event_merge_checked(struct event *ev, const char *path, const char *obj, siz
 		len = v->len;
 	}
 	const char *o = obj, *oe = obj + len;
-	ssize_t na = valid_members(obj, obj + len, &ev->madd, &ev->madd_cap, &o, &oe);
+	ssize_t na;
+	if (fused) {
+		/* checked and collected as event_get_decoded decoded it */
+		o = ev->fz_o;
+		oe = ev->fz_oe;
+		na = (ssize_t)ev->fz_na;
+	} else {
+		na = valid_members(obj, obj + len, &ev->madd, &ev->madd_cap, &o, &oe);
+	}
+	ev->fz_obj = NULL;
 	if (na < 0)
 		return na == -2 ? -ENOMEM : na == -3 ? -EDOM : -EBADMSG;
 	/* The removal joins the merge's one pass when it takes a whole root

@@ -40,6 +40,12 @@ struct event {
 	struct event_member *ridx;
 	size_t nridx, ridx_cap;
 	int ridx_state;                /* 0 not built, 1 valid, -1 text not an object */
+	/* a root string event_get_decoded decoded and found to be a valid
+	 * JSON object in the same pass: its text (fz_obj, fz_len), the object
+	 * within it and its fz_na members in madd, for event_merge_checked;
+	 * fz_obj NULL: none */
+	const char *fz_obj, *fz_o, *fz_oe;
+	size_t fz_len, fz_na;
 };
 
 /* Begins an event borrowing json[0..len) (valid while it is processed). */
@@ -73,7 +79,9 @@ int event_decode_str(const char *val, size_t len, struct sbuf *out);
 /* event_get_raw and, for a string, event_decode_str into out (*decoded 1;
  * 0 if the value is not a string or not a valid one), in one go: a root
  * field's text is scanned once when the event was not indexed yet (the
- * decode finds the string's end). 0 or -ENOENT. */
+ * decode finds the string's end, and checks whether the decoded text is a
+ * JSON object, collecting its members for event_merge_checked: out must
+ * then stay as it is until that call). 0 or -ENOENT. */
 int event_get_decoded(struct event *ev, const char *path, const char **val, size_t *len, struct sbuf *out,
 		      int *decoded);
 /* Whether path is present (any value, null included). */
@@ -85,6 +93,12 @@ int event_has(const struct event *ev, const char *path);
 int event_set_json(struct event *ev, const char *path, const char *json, size_t len);
 /* Sets path to the JSON string s[0..n) (escaped here). */
 int event_set_str(struct event *ev, const char *path, const char *s, size_t n);
+/* Moves the value at from to to, as event_get_raw, event_remove and
+ * event_set_json of the value would (the same text): -ENOENT if from is
+ * absent (nothing changes), else as event_set_json (from is removed even
+ * when the write fails). One new text instead of two when from is a root
+ * member and to is absent with no root key on its way. */
+int event_move(struct event *ev, const char *from, const char *to);
 /* Removes path (key and value). 0, or -ENOENT if it was not there. */
 int event_remove(struct event *ev, const char *path);
 /* Merges every member of the JSON object obj[0..len) into the object at

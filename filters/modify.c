@@ -176,6 +176,12 @@ static void failed(struct modify *m, int rc)
 /* Moves or copies the value at o->from to o->path. */
 static void move(struct modify *m, struct event *ev, const struct mod_op *o, int keep)
 {
+	if (!keep) {
+		int rc = event_move(ev, o->from, o->path);   /* a rename: one pass */
+		if (rc != -ENOENT)
+			failed(m, rc);
+		return;
+	}
 	const char *v;
 	size_t n;
 	if (event_get_raw(ev, o->from, &v, &n) < 0)

@@ -14,10 +14,11 @@
  * such field, which is not flagged).
  *
  * Cost: the field is decoded as the event is first indexed
- * (event_get_decoded: its text is scanned once); for json, the decoded text
- * is checked and its members collected in one pass and merged, with the
- * field's removal, in one more (event_merge_checked); buffers are kept from
- * one event to the next: no allocation per event. */
+ * (event_get_decoded: its text is scanned once); for json, that same pass
+ * checks the decoded text and collects its members when it is a plain
+ * object (else event_merge_checked checks it in a pass of its own), and one
+ * more merges them, with the field's removal (event_merge_checked); buffers
+ * are kept from one event to the next: no allocation per event. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>

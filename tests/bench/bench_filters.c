@@ -59,6 +59,17 @@ static void run(const char *name, const char *filters, int logfmt)
 		sbuf_putc(&evs[i], '}');
 	}
 	struct event ev = { 0 };
+	/* BENCH_FILTERS_DUMP=1: the K output events, once, to stdout (to
+	 * compare the outputs of two builds byte for byte) */
+	if (getenv("BENCH_FILTERS_DUMP")) {
+		for (int n = 0; n < K; n++) {
+			event_begin(&ev, "in", NULL, 0, evs[n].p, evs[n].len);
+			int rc = 0;
+			for (size_t i = 0; i < cfg->nfilters && rc == 0; i++)
+				rc = filter_instance_apply(f[i], &ev);
+			printf("%s %d %.*s\n", name, rc, (int)ev.len, ev.json);
+		}
+	}
 	double best = 1e9;
 	size_t bytes = 0, kept = 0;
 	for (int round = 0; round < 3; round++) {

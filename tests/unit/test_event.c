@@ -37,6 +37,12 @@ static const struct change_case changes[] = {
 	{ "{ }", SET, "x.y.z", "1", 0, "{ \"x\":{\"y\":{\"z\":1}}}" },
 	{ "{\"a\":{\"b\":{}}}", SET, "a.b.c.d", "1", 0, "{\"a\":{\"b\":{\"c\":{\"d\":1}}}}" },
 	{ "{\"a\":{\"q\":0}}", SET, "a.b", "2", 0, "{\"a\":{\"q\":0,\"b\":2}}" },
+	/* set "a.b" absent: the first root "a" (however written) takes it */
+	{ "{\"a\":{\"q\":0},\"a\":{\"r\":1}}", SET, "a.b", "2", 0, "{\"a\":{\"q\":0,\"b\":2},\"a\":{\"r\":1}}" },
+	{ "{\"x\":1,\"\\u0061\":{\"q\":0}}", SET, "a.b", "2", 0, "{\"x\":1,\"\\u0061\":{\"q\":0,\"b\":2}}" },
+	{ "{\"ab\":{},\"a\":{}}", SET, "a.b", "2", 0, "{\"ab\":{},\"a\":{\"b\":2}}" },
+	{ "{\"a\":1,\"a\":{}}", SET, "a.b", "2", -EEXIST, NULL },
+	{ "{\"a.c\":1,\"a\":[]}", SET, "a.b", "2", -EEXIST, NULL },
 	/* set: a scalar in the way, bad paths, bad text */
 	{ "{\"a\":\"s\"}", SET, "a.b", "1", -EEXIST, NULL },
 	{ "{\"a\":1}", SET, "a..b", "1", -EINVAL, NULL },
@@ -362,6 +368,301 @@ static void test_merge_checked(void **state)
 	sbuf_free(&c);
 }
 
+/* --- the fused decode of a JSON object in a string (parse json) ------------- */
+
+/* One event: the root `layout` with %s replaced by inner escaped into a
+ * JSON string; parsed as parse json does (event_get_decoded, then
+ * event_merge_checked into target removing `remove`), fresh (the fused
+ * path) and indexed first (the decode, check and merge one by one): the
+ * same rc, the same text. Returns whether the fused path was taken. */
+static int fused_vs_steps(const char *layout, const char *inner, size_t ilen, const char *target,
+			  const char *remove)
+{
+	struct sbuf in = { 0 }, da = { 0 }, db = { 0 };
+	const char *pct = strstr(layout, "%s");
+	sbuf_put(&in, layout, (size_t)(pct - layout));
+	json_put_string(&in, inner, ilen);
+	sbuf_puts(&in, pct + 2);
+	struct event a = { 0 }, b = { 0 };
+	event_begin(&a, "in", NULL, 0, in.p, in.len);
+	event_begin(&b, "in", NULL, 0, in.p, in.len);
+	(void)event_has(&b, "zzz");   /* indexed: no fused decode */
+	const char *va, *vb;
+	size_t la, lb;
+	int deca, decb;
+	int ra = event_get_decoded(&a, "message", &va, &la, &da, &deca);
+	int fused = a.fz_obj != NULL;
+	int rb = event_get_decoded(&b, "message", &vb, &lb, &db, &decb);
+	assert_int_equal(ra, rb);
+	assert_int_equal(deca, decb);
+	assert_int_equal(da.len, db.len);
+	assert_memory_equal(da.p ? da.p : "", db.p ? db.p : "", da.len);
+	assert_null(b.fz_obj);
+	if (ra == 0 && deca) {
+		ra = event_merge_checked(&a, target, da.p ? da.p : "", da.len, remove);
+		rb = event_merge_checked(&b, target, db.p ? db.p : "", db.len, remove);
+		if (ra != rb)
+			fail_msg("fused %.*s: %d, steps %d", (int)in.len, in.p, ra, rb);
+	}
+	const char *ja = event_json(&a, &la), *jb = event_json(&b, &lb);
+	if (la != lb || memcmp(ja, jb, la))
+		fail_msg("fused %.*s: %.*s, steps %.*s", (int)in.len, in.p, (int)la, ja, (int)lb, jb);
+	/* the index the fused merge leaves finds what a scan finds */
+	static const char *const look[] = { "a", "b", "message", "level", "x.y", "t.a", "z" };
+	for (size_t k = 0; k < sizeof(look) / sizeof(look[0]); k++) {
+		char x[64], y[64];
+		ssize_t nx = event_get_str(&a, look[k], x, sizeof(x));
+		ssize_t ny = event_get_str(&b, look[k], y, sizeof(y));
+		assert_int_equal(nx, ny);
+		if (nx >= 0)
+			assert_string_equal(x, y);
+	}
+	event_free(&a);
+	event_free(&b);
+	sbuf_free(&in);
+	sbuf_free(&da);
+	sbuf_free(&db);
+	return fused;
+}
+
+static const char *const fused_layouts[] = {
+	"{\"@timestamp\":\"t\",\"message\":%s}", "{\"message\":%s,\"a\":0,\"z\":true}",
+	"{\"a\":0,\"message\":%s,\"z\":{\"q\":1}}", "{ \"a\" : 0 , \"message\" : %s }", "{\"message\":%s}",
+	"{\"level\":\"x\",\"message\":%s,\"b\":[1]}", "{\"x.y\":1,\"message\":%s,\"message\":\"again\"}",
+	"{\"me\\u0073sage\":1,\"message\":%s}",
+};
+
+/* Decoded texts the fused path takes (plain objects, escapes in keys and
+ * values, nesting, keys that collide with the root's or with each other)
+ * and ones it leaves to the steps (blanks to squeeze, escapes that decode
+ * to structure, invalid JSON, not an object). */
+static const struct {
+	const char *text;
+	int fused;
+} fused_texts[] = {
+	{ "{\"level\":\"info\",\"msg\":\"GET /a 200\",\"n\":-1.5e3,\"ok\":true,\"no\":false,\"nil\":null}", 1 },
+	{ "{}", 1 },
+	{ " { } ", 1 },
+	{ "{\"a\":{},\"b\":[],\"c\":[{}],\"d\":{\"e\":[1,{\"f\":\"g\"}]}}", 1 },
+	{ "{\"q\":\"say \\\"hi\\\" \\\\ back\\/slash\"}", 1 },
+	{ "{\"u\":\"\\u00e9 \\ud83d\\ude00 \\n\\t\\b\\f\\r\"}", 1 },
+	{ "{\"k\\\"ey\":1,\"k\\u00e9\":2}", 1 },
+	{ "{\"\xc3\xa9t\xc3\xa9\":\"\xf0\x9f\x98\x80\"}", 1 },
+	{ "{\"a\":1,\"a\":2,\"b\":3,\"a\":4}", 1 },
+	{ "{\"message\":\"inner\",\"z\":0}", 1 },
+	{ "{\"@timestamp\":\"new\",\"level\":\"y\"}", 1 },
+	{ "{\"x.y\":2,\"x\":{\"y\":3}}", 1 },
+	{ " {\"a\" : 1 , \"b\":[ 1 , 2 ] } ", 1 },
+	{ "{\n\"a\":1}", 0 },
+	{ "{\"a\":1}\t", 0 },
+	{ "{\"a\":\"b\nc\"}", 0 },
+	{ "[1,2]", 0 },
+	{ "\"str\"", 0 },
+	{ "42", 0 },
+	{ "", 0 },
+	{ "{\"a\":1", 0 },
+	{ "{\"a\":01}", 0 },
+	{ "{\"a\":1}}", 0 },
+	{ "{\"a\":1} x", 0 },
+	{ "{\"a\":tru}", 0 },
+	{ "{\"a\":\"\\x\"}", 0 },
+	{ "{\"a\" 1}", 0 },
+	{ "{a:1}", 0 },
+	{ "{\"a\":1,}", 0 },
+	{ "{\"a\":\"\\u12\"}", 0 },
+	{ "{\"a\":\"x\x01y\"}", 0 },
+	{ "{\"a\":\"\\ud800\"}", 1 },
+	{ "{\"a\":\"\x7f\"}", 1 },
+	{ "{\"a\\\\\":[true,false,null,0,-0,1.25,2E+2]}", 1 },
+};
+
+static void test_fused_table(void **state)
+{
+	(void)state;
+	/* an escaped "message" first: it is the field (the plain one, which
+	 * the index build decodes, is not), its decoded text as long as the
+	 * other's but shaped differently */
+	assert_int_equal(fused_vs_steps("{\"me\\u0073sage\":\"{\\\"a\\\":12}\",\"message\":%s}", "{\"bc\":1}", 8,
+					NULL, "message"), 0);
+	assert_int_equal(fused_vs_steps("{\"me\\u0073sage\":\"{\\\"a\\\":12}\",\"message\":%s}", "{\"bc\":1}", 8,
+					"t", NULL), 0);
+	static const char *const targets[] = { NULL, "t" };
+	static const char *const removes[] = { "message", NULL };
+	for (size_t t = 0; t < sizeof(fused_texts) / sizeof(fused_texts[0]); t++)
+		for (size_t l = 0; l < sizeof(fused_layouts) / sizeof(fused_layouts[0]); l++)
+			for (size_t g = 0; g < 2; g++)
+				for (size_t r = 0; r < 2; r++) {
+					const char *x = fused_texts[t].text;
+					int f = fused_vs_steps(fused_layouts[l], x, strlen(x), targets[g], removes[r]);
+					/* an escaped "message" first is the field: not the
+					 * one decoded while indexing */
+					int want = fused_texts[t].fused && !strstr(fused_layouts[l], "u0073");
+					if (f != want)
+						fail_msg("%s in %s: fused %d, expected %d", x, fused_layouts[l], f, want);
+				}
+}
+
+/* Nesting around the depth limit (the object at depth 0, its member's
+ * arrays at 1..d-1: 64 is the deepest allowed), both ways. */
+static void test_fused_depth(void **state)
+{
+	(void)state;
+	char buf[512];
+	for (int d = 60; d <= 68; d++) {
+		size_t n = 0;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "{\"a\":");
+		for (int i = 1; i < d; i++)
+			buf[n++] = '[';
+		for (int i = 1; i < d; i++)
+			buf[n++] = ']';
+		buf[n++] = '}';
+		buf[n] = 0;
+		fused_vs_steps("{\"message\":%s,\"z\":1}", buf, n, NULL, "message");
+		assert_int_equal(event_json_valid(buf, n), d <= 65);
+	}
+}
+
+/* Random objects (random keys and values from a pool of plain bytes,
+ * quotes, backslashes, UTF-8 and control bytes; blanks; nesting), some
+ * mutated by one byte: the fused path and the steps agree on all. */
+static void rand_value(struct sbuf *b, unsigned *seed, int depth)
+{
+	static const char pool[] = "ab \"\\\n\t\x01/\xc3\xa9{}[]:,message";
+	*seed = *seed * 1103515245u + 12345u;
+	unsigned r = (*seed >> 16) % (depth > 4 ? 4 : 7);
+	if (r == 0 || r == 1) {
+		char s[16];
+		size_t n = (*seed >> 8) % 12;
+		for (size_t i = 0; i < n; i++) {
+			*seed = *seed * 1103515245u + 12345u;
+			s[i] = pool[(*seed >> 16) % (sizeof(pool) - 1)];
+		}
+		json_put_string(b, s, n);
+	} else if (r == 2) {
+		sbuf_puts(b, (*seed >> 20) % 2 ? "-12.5e1" : "7");
+	} else if (r == 3) {
+		sbuf_puts(b, (*seed >> 20) % 3 == 0 ? "true" : (*seed >> 20) % 3 == 1 ? "null" : "false");
+	} else {
+		int obj = r != 4;
+		size_t n = (*seed >> 10) % 4;
+		sbuf_putc(b, obj ? '{' : '[');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				sbuf_puts(b, (*seed >> 12) % 5 ? "," : " , ");
+			if (obj) {
+				static const char *const keys[] = { "a", "b", "message", "level", "x.y", "k\"q", "\xc3\xa9", "z" };
+				*seed = *seed * 1103515245u + 12345u;
+				const char *k = keys[(*seed >> 16) % 8];
+				json_put_string(b, k, strlen(k));
+				sbuf_putc(b, ':');
+			}
+			rand_value(b, seed, depth + 1);
+		}
+		sbuf_putc(b, obj ? '}' : ']');
+	}
+}
+
+static void test_fused_random(void **state)
+{
+	(void)state;
+	struct sbuf b = { 0 };
+	unsigned seed = 11;
+	static const char mut[] = "\"\\{}[],: \n0a";
+	int nfused = 0;
+	for (int round = 0; round < 4000; round++) {
+		sbuf_reset(&b);
+		sbuf_putc(&b, '{');
+		size_t n = 1 + round % 5;
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				sbuf_putc(&b, ',');
+			static const char *const keys[] = { "a", "b", "message", "level", "@timestamp", "z", "x.y" };
+			const char *k = keys[(round + i * 3) % 7];
+			json_put_string(&b, k, strlen(k));
+			sbuf_putc(&b, ':');
+			rand_value(&b, &seed, 1);
+		}
+		sbuf_putc(&b, '}');
+		if (round % 3 == 0 && b.len > 1) {
+			seed = seed * 1103515245u + 12345u;
+			size_t at = (seed >> 8) % b.len;
+			char c = mut[(seed >> 20) % (sizeof(mut) - 1)];
+			if ((seed >> 4) % 2)
+				b.p[at] = c;
+			else
+				memmove(b.p + at, b.p + at + 1, --b.len - at);
+		}
+		const char *layout = fused_layouts[(size_t)round % (sizeof(fused_layouts) / sizeof(fused_layouts[0]))];
+		nfused += fused_vs_steps(layout, b.p, b.len, round % 7 == 0 ? "t" : NULL, round % 5 == 0 ? NULL : "message");
+	}
+	/* both ways were taken, many times */
+	assert_true(nfused > 400 && nfused < 3600);
+	sbuf_free(&b);
+}
+
+/* event_move gives what event_get_raw, event_remove and event_set_json of
+ * the value give, one by one: the same rc, the same text, an index that
+ * finds what a scan finds; fresh and indexed events. */
+static void test_move(void **state)
+{
+	(void)state;
+	static const char *const events[] = {
+		"{\"msg\":\"m\",\"a\":0,\"z\":true}", "{\"a\":0,\"msg\":[1,{\"b\":2}],\"z\":1}", "{\"a\":0,\"msg\":\"last\"}",
+		"{\"msg\":\"only\"}", "{ \"msg\" : 1 ,\n \"a\" : 2 }", "{\"a\":{\"b\":1},\"msg\":\"x\"}", "{\"a\":1 , \"msg\":2 }",
+		"{\"m\\u0073g\":1,\"msg\":2}", "{\"msg\":1,\"msg\":2}", "{\"x\":{\"msg\":1}}", "{\"a\":{}}", "{}", "[1]",
+		"{\"a.b\":1,\"msg\":\"\\\"q\\\"\"}", "{\"msg\":{}}",
+	};
+	static const char *const froms[] = { "msg", "a", "a.b", "x.msg", "absent" };
+	static const char *const tos[] = { "message", "a", "a.b", "c.d.e", "msg", "a..b", "", "t\"q", "z" };
+	struct event a = { 0 }, b = { 0 };
+	struct sbuf v = { 0 };
+	for (size_t e = 0; e < sizeof(events) / sizeof(events[0]); e++)
+		for (size_t f = 0; f < sizeof(froms) / sizeof(froms[0]); f++)
+			for (size_t t = 0; t < sizeof(tos) / sizeof(tos[0]); t++)
+				for (int pre = 0; pre < 2; pre++) {
+					const char *in = events[e];
+					event_begin(&a, "in", NULL, 0, in, strlen(in));
+					event_begin(&b, "in", NULL, 0, in, strlen(in));
+					if (pre)
+						(void)event_has(&a, "zzz");
+					int ra = event_move(&a, froms[f], tos[t]);
+					const char *raw;
+					size_t rl;
+					int rb = event_get_raw(&b, froms[f], &raw, &rl);
+					if (rb == 0) {
+						sbuf_reset(&v);
+						sbuf_put(&v, raw, rl);
+						event_remove(&b, froms[f]);
+						rb = event_set_json(&b, tos[t], v.p, v.len);
+					}
+					size_t la, lb;
+					const char *ja = event_json(&a, &la), *jb = event_json(&b, &lb);
+					if (ra != rb || la != lb || memcmp(ja, jb, la))
+						fail_msg("move %s -> %s in %s: %d %.*s, steps %d %.*s", froms[f], tos[t], in, ra,
+							 (int)la, ja, rb, (int)lb, jb);
+					static const char *const look[] = { "msg", "message", "a", "a.b", "c.d.e", "z", "x" };
+					for (size_t k = 0; k < sizeof(look) / sizeof(look[0]); k++) {
+						const char *xa, *xb;
+						size_t na, nb;
+						int ga = event_get_raw(&a, look[k], &xa, &na), gb = event_get_raw(&b, look[k], &xb, &nb);
+						assert_int_equal(ga, gb);
+						if (ga == 0) {
+							assert_int_equal(na, nb);
+							assert_memory_equal(xa, xb, na);
+						}
+					}
+					/* and a write after it lands where it would */
+					assert_int_equal(event_set_json(&a, "w.v", "1", 1), event_set_json(&b, "w.v", "1", 1));
+					ja = event_json(&a, &la);
+					jb = event_json(&b, &lb);
+					assert_int_equal(la, lb);
+					assert_memory_equal(ja, jb, la);
+				}
+	event_free(&a);
+	event_free(&b);
+	sbuf_free(&v);
+}
+
 /* The word-at-a-time string scans (end, decode, validate) at every
  * alignment: strings of random plain bytes, quotes, backslashes, control
  * characters and UTF-8, written by json_put_string, decode back to what was
@@ -484,6 +785,10 @@ int main(void)
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_index_consistency),
 		cmocka_unit_test(test_merge_checked),
+		cmocka_unit_test(test_fused_table),
+		cmocka_unit_test(test_fused_depth),
+		cmocka_unit_test(test_fused_random),
+		cmocka_unit_test(test_move),
 		cmocka_unit_test(test_get_decoded),
 		cmocka_unit_test(test_string_scan_alignment),
 	};
