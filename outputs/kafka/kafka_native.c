@@ -36,6 +36,7 @@
 #include <zlib.h>
 
 #include "buffer/batch.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "outputs/kafka/kafka_wire.h"
@@ -43,7 +44,7 @@
 #define METADATA_MAX_AGE_MS (5 * 60 * 1000)
 #define METADATA_WAIT_MS 10000          /* at most, per run that needs it */
 #define CONNECT_TIMEOUT_MS 10000
-#define BATCH_MAX_DEFAULT 1000000       /* librdkafka's batch.size; Kafka's max.message.bytes is 1048588 */
+#define BATCH_MAX 1000000               /* librdkafka's batch.size; Kafka's max.message.bytes is 1048588 */
 #define RECORD_OVERHEAD 40              /* a record's varints and attributes, at most */
 #define REQUEST_MAX (16 << 20)          /* a Produce request's partitions, in bytes, about */
 #define LIMIT_MS (10 * 60 * 1000)       /* how long a topic keeps a smaller batch after an error */
@@ -79,7 +80,8 @@ struct kn_conn {
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	struct kn_req *head, *tail;
-	int64_t retry_at, backoff_ms;
+	int64_t retry_at;              /* no new connection before this */
+	struct backoff bo;             /* reconnect delays; reset once ready */
 	int down_logged;
 	char why[200];                 /* why it is down */
 	char logged_why[200];          /* the last reason logged */
@@ -108,7 +110,6 @@ struct kafka_native {
 	int compression;
 	int16_t acks;
 	int32_t timeout_ms;
-	size_t batch_max;
 	void (*report)(void *arg, const struct kafka_report *r);
 	void *report_arg;
 
@@ -189,7 +190,7 @@ static size_t topic_get(struct kafka_native *k, const char *name)
 		if (strcmp(k->topics[i].name, name) == 0)
 			return i;
 	if (k->ntopics >= TOPICS_MAX)
-		return (size_t)-1;  /* the caller retries; see topics_trim */
+		return (size_t)-1;  /* the caller retries; produce clears the table once idle */
 	struct kn_topic *t = realloc(k->topics, (k->ntopics + 1) * sizeof(*t));
 	if (!t)
 		return (size_t)-1;
@@ -294,6 +295,7 @@ static size_t conn_get(struct kafka_native *k, const char *host, int port)
 	c->port = port;
 	c->fd = -1;
 	kw_init(&c->wq);
+	backoff_init(&c->bo, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 	k->conns[k->nconns] = c;
 	return k->nconns++;
 }
@@ -328,10 +330,7 @@ static void conn_close(struct kafka_native *k, struct kn_conn *c, const char *fm
 	c->woff = 0;
 	c->wbase = 0;
 	c->rlen = 0;
-	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (c->backoff_ms > BACKOFF_MAX_MS)
-		c->backoff_ms = BACKOFF_MAX_MS;
-	c->retry_at = clock_mono_ms() + c->backoff_ms;
+	c->retry_at = clock_mono_ms() + backoff_next(&c->bo);
 	/* A leader may have moved with it: ask again before the next records. */
 	topics_all_stale(k);
 	/* Once per streak and reason: a broker that stays down is not a flood. */
@@ -494,7 +493,7 @@ static void dispatch(struct kafka_native *k, struct kn_conn *c, const uint8_t *p
 			return;
 		}
 		c->ready = 1;
-		c->backoff_ms = 0;
+		backoff_reset(&c->bo);
 		if (c->down_logged)
 			LOG_INFO(k->name, "kafka %s:%d: connected", c->host, c->port);
 		c->down_logged = 0;
@@ -818,7 +817,7 @@ static size_t batch_take(const struct kafka_native *k, const struct kafka_msg *m
 			 int64_t now, size_t *bytes_out)
 {
 	const struct kn_topic *t = &k->topics[e[0].topic];
-	size_t max = now < t->limit_until && t->limit < k->batch_max ? t->limit : k->batch_max;
+	size_t max = now < t->limit_until && t->limit < BATCH_MAX ? t->limit : BATCH_MAX;
 	size_t bytes = BATCH_HEADER_SIZE, i = 0;
 	for (; i < n; i++) {
 		const struct kafka_msg *m = &msgs[e[i].i];
@@ -1149,7 +1148,6 @@ int kafka_native_new(const struct kafka_client_config *cfg, struct kafka_native 
 	k->report_arg = cfg->report_arg;
 	k->acks = strcmp(cfg->acks, "all") == 0 ? -1 : (int16_t)atoi(cfg->acks);
 	k->timeout_ms = (int32_t)cfg->message_timeout_ms;
-	k->batch_max = BATCH_MAX_DEFAULT;
 	k->rnd = (uint32_t)clock_mono_ms() ^ (uint32_t)getpid();
 	k->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	int rc = -EINVAL;
