@@ -36,11 +36,21 @@ def tmpdir(prefix="logship-test-"):
     return d
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that was free on 127.0.0.1 a moment ago, and not one this
+    process was given before (the kernel may hand out the same ephemeral
+    port to two binds in a row once the first is closed)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("free_port: no new free port in 100 tries")
 
 
 def _stat_cpu(path):
