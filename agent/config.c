@@ -58,6 +58,11 @@ static const struct cfg_key core_keys[] = {
 	  "When started as root: the user to run as once the ring is open and the inputs have bound their "
 	  "sockets (privileged ports work), with that user's groups (e.g. adm, systemd-journal); data_dir is "
 	  "handed to it first. Read at start only. Absent: no change (the packaged unit starts as logship)." },
+	{ "filter_thread", CFG_T_BOOL, K(filter_thread), "true", 0, NULL, 0, 0, NULL,
+	  "Run the filter chains on a thread of their own, so the event loop goes on reading while a second "
+	  "core filters (events keep their order; positions are checkpointed only once their events are in "
+	  "the ring). Not with a filter that may make inputs wait (kubernetes): then, and with false, the "
+	  "chains run on the event loop." },
 	{ "buffer", CFG_T_SECTION, 0, NULL, 0, NULL, 0, 0, buffer_keys,
 	  "The on-disk ring every event goes through." },
 	{ "http", CFG_T_SECTION, 0, NULL, 0, NULL, 0, 0, http_keys,

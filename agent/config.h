@@ -50,6 +50,7 @@ struct agent_config {
 	int log_level;                 /* enum log_level */
 	int64_t shutdown_timeout_ms;
 	char *user;                    /* drop to this user at start (agent/privdrop.c); NULL: stay */
+	int filter_thread;             /* filter chains on a thread of their own (agent/filter_thread.c) */
 	uint64_t max_bytes, segment_bytes;
 	int fsync;                     /* enum log_fsync */
 	int64_t fsync_interval_ms;

@@ -18,6 +18,7 @@
  * next position covers it like any event, and pipeline_position checkpoints
  * it no earlier than the events before it are durable. */
 #include "agent/filter.h"
+#include "agent/filter_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -31,47 +32,6 @@
 #include "common/json.h"
 #include "common/logging.h"
 #include "common/metrics.h"
-
-struct filter_ctr {
-	char name[64];
-	_Atomic uint64_t v;
-};
-
-struct filter {
-	struct filter_set *set;
-	struct cfg_ref *cref;                 /* keeps conf alive */
-	const struct agent_filter_conf *conf;
-	const struct filter_module *mod;
-	void *state;
-	const char *name;
-	_Atomic int ready;                    /* filter_ready() since the loop looked */
-	_Atomic uint64_t events_in, dropped, waits, errors;
-	pthread_mutex_t cmu;                  /* counter registration */
-	_Atomic size_t nctr;
-	struct filter_ctr ctr[FILTER_COUNTERS_MAX];
-};
-
-struct filter_chain {
-	struct filter_set *set;
-	struct filter **f;
-	size_t n;
-	struct filter *waiting;               /* the input waits on it */
-	/* the held event: as offered (orig), and as far as `at` got */
-	int held;
-	size_t at;
-	int64_t orig_ts, held_ts;
-	struct sbuf orig, text, tmp;
-};
-
-struct filter_set {
-	struct pipeline *p;
-	int evfd;
-	struct filter **f;                    /* every instance, config order */
-	size_t n;
-	struct filter_chain **chains;         /* owned here; inputs point at them */
-	size_t nchains;
-	struct event ev;
-};
 
 /* --- the module side --------------------------------------------------------------- */
 
@@ -214,6 +174,8 @@ static void on_ready(void *arg, int fd, unsigned events)
 	ssize_t r = read(fd, &v, sizeof(v));
 	(void)r;
 	(void)events;
+	if (s->ft)
+		filter_thread_drain(s->ft);   /* results came back */
 	for (size_t i = 0; i < s->n; i++)
 		if (atomic_exchange(&s->f[i]->ready, 0))
 			for (size_t k = 0; k < p->ninputs; k++) {
@@ -269,6 +231,8 @@ int filters_apply(struct pipeline *p, struct cfg_ref *cref, int strict)
 		LOG_ERROR("agent", "cannot set up filters: out of memory or no eventfd");
 		return -ENOMEM;
 	}
+	if (s->ft)
+		filter_thread_sync(s->ft);   /* no job may point at what changes */
 	struct filter **nf = calloc(c->nfilters + 1, sizeof(*nf));
 	struct filter_chain **nch = calloc(p->ninputs + 1, sizeof(*nch));
 	if (!nf || !nch) {
@@ -342,6 +306,17 @@ int filters_apply(struct pipeline *p, struct cfg_ref *cref, int strict)
 	s->chains = nch;
 	s->nchains = p->ninputs;
 	pthread_mutex_unlock(&p->mu);
+	/* The chains run on the filter thread unless a filter may make an
+	 * input wait (its -EAGAIN needs the input at hand) or the config says
+	 * not to. The thread, once started, stays (idle) until filters_free:
+	 * results it still holds drain through it. */
+	int may_wait = 0;
+	for (size_t i = 0; i < n; i++)
+		may_wait |= (nf[i]->mod->flags & FILTER_MAY_WAIT) != 0;
+	int want = c->filter_thread && n && !may_wait;
+	if (want && !s->ft && filter_thread_start(s, &s->ft) < 0)
+		LOG_WARN("agent", "cannot start the filter thread; filters run on the event loop");
+	s->threaded = want && s->ft;
 	for (size_t i = 0; i < nold; i++)
 		if (old[i]) {
 			LOG_INFO(old[i]->name, "filter %s", "stopped (changed or removed)");
@@ -362,7 +337,8 @@ int filters_apply(struct pipeline *p, struct cfg_ref *cref, int strict)
 	for (size_t k = 0; k < p->ninputs; k++)
 		filtered += nch[k] != NULL;
 	if (c->nfilters)
-		LOG_INFO("agent", "filters: %zu running (%zu kept), %zu input(s) filtered", n, kept, filtered);
+		LOG_INFO("agent", "filters: %zu running (%zu kept), %zu input(s) filtered, on %s", n, kept, filtered,
+			 s->threaded ? "the filter thread" : "the event loop");
 	return rc;
 }
 
@@ -371,6 +347,7 @@ void filters_free(struct pipeline *p)
 	struct filter_set *s = p->filters;
 	if (!s)
 		return;   /* called after the inputs are gone: chains go with the set */
+	filter_thread_stop(s->ft);
 	for (size_t i = 0; i < s->n; i++)
 		filter_destroy(s->f[i]);
 	free(s->f);
@@ -412,6 +389,26 @@ static void hold(struct filter_chain *ch, const char *json, size_t len, int64_t 
 	ch->held_ts = ev->ts_ms;
 }
 
+int filter_chain_run(struct filter_chain *ch, struct event *ev, size_t *at)
+{
+	for (size_t i = *at; i < ch->n; i++) {
+		struct filter *f = ch->f[i];
+		int rc = f->mod->apply(f->state, ev);
+		if (rc == -EAGAIN) {
+			METRIC_ADD(f->waits, 1);
+			*at = i;
+			return rc;
+		}
+		METRIC_ADD(f->events_in, 1);
+		if (rc == FILTER_DROP)
+			return METRIC_ADD(f->dropped, 1), FILTER_DROP;
+		if (rc < 0)
+			METRIC_ADD(f->errors, 1);
+	}
+	*at = ch->n;
+	return FILTER_KEEP;
+}
+
 int filter_chain_emit(struct input *in, int64_t ts, const char *json, size_t len, int kept)
 {
 	struct filter_chain *ch = in->chain;
@@ -419,6 +416,24 @@ int filter_chain_emit(struct input *in, int64_t ts, const char *json, size_t len
 	int cannot_wait = (in->mod->flags & INPUT_CANNOT_WAIT) && !kept;
 	/* A full ring refuses before any filter counts the event. */
 	if (p->blocked || in->stopped)
+		return pipeline_emit(p, in, ts, json, len, kept);
+	struct filter_set *s = ch ? ch->set : p->filters;
+	if (s && s->threaded && ch)
+		return filter_thread_push(s->ft, in, ch, ts, json, len, kept);
+	if (in->fq_pushed != in->fq_done) {
+		/* Events of this input are still at the filter thread (a reload
+		 * took its chain away, or made the set wait-capable): this one
+		 * waits for them, so that the order holds. */
+		if (cannot_wait) {
+			METRIC_ADD(in->dropped, 1);
+		} else {
+			METRIC_ADD(in->refused, 1);
+			in->fq_wait = 1;
+			input_pause(in);
+		}
+		return -EAGAIN;
+	}
+	if (!ch)
 		return pipeline_emit(p, in, ts, json, len, kept);
 	struct event *ev = &ch->set->ev;
 	size_t i = 0;
@@ -429,31 +444,50 @@ int filter_chain_emit(struct input *in, int64_t ts, const char *json, size_t len
 		event_begin(ev, in->name, in->tag, ts, json, len);
 	}
 	ch->held = 0;
-	for (; i < ch->n; i++) {
-		struct filter *f = ch->f[i];
-		int rc = f->mod->apply(f->state, ev);
-		if (rc == -EAGAIN) {
-			METRIC_ADD(f->waits, 1);
-			if (cannot_wait) {
-				METRIC_ADD(in->dropped, 1);
-				return -EAGAIN;
-			}
-			METRIC_ADD(in->refused, 1);
-			hold(ch, json, len, ts, ev, i);
-			ch->waiting = f;
-			input_pause(in);
+	int rc = filter_chain_run(ch, ev, &i);
+	if (rc == -EAGAIN) {
+		if (cannot_wait) {
+			METRIC_ADD(in->dropped, 1);
 			return -EAGAIN;
 		}
-		METRIC_ADD(f->events_in, 1);
-		if (rc == FILTER_DROP)
-			return METRIC_ADD(f->dropped, 1), 0;
-		if (rc < 0)
-			METRIC_ADD(f->errors, 1);
+		METRIC_ADD(in->refused, 1);
+		hold(ch, json, len, ts, ev, i);
+		ch->waiting = ch->f[i];
+		input_pause(in);
+		return -EAGAIN;
 	}
-	int rc = pipeline_emit(p, in, ev->ts_ms, ev->json, ev->len, kept);
+	if (rc == FILTER_DROP)
+		return 0;
+	rc = pipeline_emit(p, in, ev->ts_ms, ev->json, ev->len, kept);
 	if (rc == -EAGAIN && !cannot_wait)
 		hold(ch, json, len, ts, ev, ch->n);
 	return rc;
+}
+
+/* --- the filter thread, seen from the pipeline --------------------------------------- */
+
+void filters_publish(struct pipeline *p)
+{
+	if (p->filters && p->filters->ft)
+		filter_thread_publish(p->filters->ft);
+}
+
+void filters_sync(struct pipeline *p)
+{
+	if (p->filters && p->filters->ft)
+		filter_thread_sync(p->filters->ft);
+}
+
+void filters_ring_ready(struct pipeline *p)
+{
+	if (p->filters && p->filters->ft)
+		filter_thread_drain(p->filters->ft);
+}
+
+void filters_forget_input(struct pipeline *p, struct input *in)
+{
+	if (p->filters && p->filters->ft)
+		filter_thread_forget(p->filters->ft, in);
 }
 
 /* --- metrics ------------------------------------------------------------------------ */

@@ -3,7 +3,8 @@
  * input_emit/input_offer before the batcher. pipeline.c calls filters_apply
  * after every change of the instance lists (start, SIGHUP) and filters_free
  * at the end; status.c writes the metrics. All on the loop thread except the
- * metric writers (status thread, under p->mu) and filter_ready (any). */
+ * metric writers (status thread, under p->mu), filter_ready (any) and the
+ * chains themselves when they run on the filter thread (filter_thread.c). */
 #ifndef LOGSHIP_AGENT_FILTER_H
 #define LOGSHIP_AGENT_FILTER_H
 #include <stddef.h>
@@ -23,8 +24,20 @@ struct cfg_ref;
 int filters_apply(struct pipeline *p, struct cfg_ref *cref, int strict);
 void filters_free(struct pipeline *p);
 
-/* input_emit / input_offer of an input with a chain (in->chain != NULL). */
+/* input_emit / input_offer of an input with a chain (in->chain != NULL),
+ * or with events still at the filter thread. */
 int filter_chain_emit(struct input *in, int64_t ts_ms, const char *json, size_t len, int kept);
+
+/* The filter thread (agent/filter_internal.h), for pipeline.c; each does
+ * nothing without one. publish: hand over the events the loop round
+ * queued (before the loop waits). sync: wait until the thread has nothing
+ * left and emit its results (before a reload or shutdown changes
+ * anything). ring_ready: the ring takes events again: emit the results it
+ * refused. forget_input: the input goes away: its results are dropped. */
+void filters_publish(struct pipeline *p);
+void filters_sync(struct pipeline *p);
+void filters_ring_ready(struct pipeline *p);
+void filters_forget_input(struct pipeline *p, struct input *in);
 
 /* Per filter instance: events in, dropped, waits, errors, and the module's
  * own counters (Prometheus text; /status JSON member "filters": [...]).

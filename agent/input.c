@@ -17,16 +17,18 @@ const char *input_name(const struct input *in)
 	return in->name;
 }
 
+/* An input with events at the filter thread goes through filter.c even
+ * without a chain (a reload took it away): its events stay in order. */
 int input_emit(struct input *in, int64_t ts_ms, const char *json, size_t len)
 {
-	if (in->chain)
+	if (in->chain || in->fq_pushed != in->fq_done)
 		return filter_chain_emit(in, ts_ms, json, len, 0);
 	return pipeline_emit(in->p, in, ts_ms, json, len, 0);
 }
 
 int input_offer(struct input *in, int64_t ts_ms, const char *json, size_t len)
 {
-	if (in->chain)
+	if (in->chain || in->fq_pushed != in->fq_done)
 		return filter_chain_emit(in, ts_ms, json, len, 1);
 	return pipeline_emit(in->p, in, ts_ms, json, len, 1);
 }
@@ -37,6 +39,28 @@ void input_set_position(struct input *in, const void *pos, size_t len)
 		LOG_ERROR(in->name, "position of %zu bytes is too long; not checkpointed", len);
 		return;
 	}
+	if (in->fq_pushed != in->fq_done) {
+		/* Events before it are with the filter thread: the position waits
+		 * for the last of them (agent/filter_internal.h). A newer one
+		 * replaces it: it covers the same events and more. */
+		if (len > in->fq_pos_cap || !in->fq_pos) {
+			uint8_t *p = realloc(in->fq_pos, len ? len : 1);
+			if (!p)
+				return;  /* keeps the older position: re-read, never skip */
+			in->fq_pos = p;
+			in->fq_pos_cap = len;
+		}
+		memcpy(in->fq_pos, pos, len);
+		in->fq_pos_len = len;
+		in->fq_pos_seq = in->fq_pushed;
+		in->fq_pos_set = 1;
+		return;
+	}
+	input_apply_position(in, pos, len);
+}
+
+void input_apply_position(struct input *in, const void *pos, size_t len)
+{
 	/* Under mu: the status thread shows it. */
 	pthread_mutex_lock(&in->p->mu);
 	if (len > in->pos_cap || !in->pos) {
@@ -248,5 +272,6 @@ void input_destroy_instance(struct input *in)
 	free(in->pos);
 	free(in->ckpt);
 	free(in->ckpt_disk);
+	free(in->fq_pos);
 	free(in);
 }

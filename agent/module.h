@@ -213,15 +213,26 @@ struct event;      /* one event being processed (agent/event.h) */
 #define FILTER_KEEP 0   /* the event (maybe changed) goes on */
 #define FILTER_DROP 1   /* dropped here, counted by the agent per filter */
 
+/* filter_module.flags */
+enum {
+	/* apply may return -EAGAIN: the set's chains then run on the loop
+	 * thread, where the waiting input is at hand (else on the filter
+	 * thread, agent/filter_internal.h) */
+	FILTER_MAY_WAIT = 1 << 0,
+};
+
 struct filter_module {
 	const char *type;
 	const char *doc;
+	unsigned flags;                   /* FILTER_* */
 	const struct cfg_key *keys;
 	size_t conf_size;
 	int (*check)(const void *conf, const struct cfg_node *map, struct cfg_error *err);
 	/* Creates the instance (conf stays valid until destroy). 0 or -errno. */
 	int (*init)(struct filter *f, const void *conf, void **state);
-	/* Main loop; must never block. FILTER_KEEP, FILTER_DROP, or -EAGAIN: cannot decide
+	/* On the loop thread, or on the filter thread (one thread at a time
+	 * either way); must never block. FILTER_KEEP, FILTER_DROP, or -EAGAIN (only
+	 * with FILTER_MAY_WAIT): cannot decide
 	 * yet -> the input keeps the event and waits exactly as when the ring is full
 	 * (input_emit returns -EAGAIN; INPUT_CANNOT_WAIT inputs count a drop); the filter
 	 * calls filter_ready(f) (thread-safe, from any thread) when it can go on, and the

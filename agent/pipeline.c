@@ -228,6 +228,7 @@ static void set_unblocked(struct pipeline *p)
 	loop_timer_disarm(p->loop, &p->retry_timer);
 	LOG_INFO(COMP, "the ring takes events again: inputs resumed (paused for %" PRId64 "ms)",
 		 wall_ms() - p->blocked_since_ms);
+	filters_ring_ready(p);   /* events the filters already passed go first */
 	for (size_t i = 0; i < p->ninputs; i++)
 		input_resume(p->inputs[i]);
 }
@@ -306,9 +307,15 @@ static void on_retry_timer(void *arg)
 
 int pipeline_emit(struct pipeline *p, struct input *in, int64_t ts, const char *json, size_t len, int kept)
 {
-	size_t klen = in->name_len;
 	if (in->stopped)
 		return -EPIPE;
+	return pipeline_emit_accepted(p, in, ts, json, len, kept);
+}
+
+int pipeline_emit_accepted(struct pipeline *p, struct input *in, int64_t ts, const char *json, size_t len,
+			   int kept)
+{
+	size_t klen = in->name_len;
 	if (len + klen + 64 > BATCH_MAX_BYTES - BATCH_HEADER_SIZE) {
 		METRIC_ADD(in->dropped, 1);
 		LOG_WARN(in->name, "event of %zu bytes is larger than a batch may be; dropped", len);
@@ -546,6 +553,7 @@ static void remove_input(struct pipeline *p, struct input *in)
 {
 	input_stop_instance(in);
 	ckq_forget(p, in);
+	filters_forget_input(p, in);
 	input_destroy_instance(in);
 }
 
@@ -639,6 +647,7 @@ static void reload(struct pipeline *p)
 	}
 	memcpy(old_in, p->inputs, old_nin * sizeof(*old_in));
 	memcpy(old_out, p->outputs, old_nout * sizeof(*old_out));
+	filters_sync(p);   /* what the filter thread has joins the batch */
 	/* What is in memory goes to the ring first, so that inputs about to be
 	 * restarted leave nothing behind (if the ring is full it stays queued;
 	 * a stopped input's positions are then simply not checkpointed). */
@@ -850,8 +859,10 @@ fail:
 static void shutdown_all(struct pipeline *p)
 {
 	int64_t t0 = loop_now_ms(), deadline = t0 + cfg(p)->shutdown_timeout_ms;
+	filters_sync(p);
 	for (size_t i = 0; i < p->ninputs; i++)
 		input_stop_instance(p->inputs[i]);
+	filters_sync(p);   /* what the inputs emitted as they stopped */
 	flush(p);
 	while (p->blocked && loop_now_ms() < deadline) {
 		struct pollfd pf = { .fd = p->evfd, .events = POLLIN };
@@ -882,6 +893,7 @@ int pipeline_run(struct pipeline *p)
 {
 	LOG_INFO(COMP, "running: %zu input(s), %zu output(s)", p->ninputs, p->noutputs);
 	while (!p->quit) {
+		filters_publish(p);   /* the round's events go to the filter thread */
 		if (p->nscheduled == 0)
 			batch_idle(p);
 		int rc = loop_run_once(p->loop, p->nscheduled > 0);

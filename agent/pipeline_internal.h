@@ -58,6 +58,14 @@ struct input {
 	_Atomic int64_t unckpt_since_ms;
 	_Atomic uint64_t events_in, bytes_in, dropped, refused;
 	struct filter_chain *chain;    /* the filters it goes through; NULL: none (agent/filter.c) */
+	/* agent/filter_thread.c (loop thread only): events handed to the filter
+	 * thread and come back to the batcher (sequence numbers); a position
+	 * set while some were away, applied when fq_pos_seq has come back; and
+	 * whether the input waits for room in the queue */
+	uint64_t fq_pushed, fq_done, fq_pos_seq;
+	uint8_t *fq_pos;
+	size_t fq_pos_len, fq_pos_cap;
+	int fq_pos_set, fq_wait;
 };
 
 struct output {
@@ -154,6 +162,8 @@ void input_destroy_instance(struct input *in);
 void input_pause(struct input *in);
 void input_resume(struct input *in);
 void input_run_scheduled(struct input *in);
+/* input_set_position's work, now: the events before pos are in the batcher. */
+void input_apply_position(struct input *in, const void *pos, size_t len);
 
 /* output.c */
 int output_create(struct pipeline *p, struct cfg_ref *cref, const struct agent_output_conf *oc,
@@ -169,6 +179,10 @@ void output_destroy(struct output *o);
 /* pipeline.c, for input.c */
 /* kept: the input keeps a refused event (input_offer): never a drop. */
 int pipeline_emit(struct pipeline *p, struct input *in, int64_t ts, const char *json, size_t len, int kept);
+/* The same for an event accepted before its input stopped (a filter thread
+ * result): a stopped input does not refuse it. */
+int pipeline_emit_accepted(struct pipeline *p, struct input *in, int64_t ts, const char *json, size_t len,
+			   int kept);
 void pipeline_position(struct pipeline *p, struct input *in);
 void pipeline_input_done(struct pipeline *p, struct input *in, int exit_agent);
 /* Tag of input `name` (NULL: none) and whether it exists; under p->mu. */

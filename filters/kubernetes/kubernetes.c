@@ -265,6 +265,7 @@ static int kube_apply(void *state, struct event *ev)
 
 const struct filter_module filter_kubernetes = {
 	.type = "kubernetes",
+	.flags = FILTER_MAY_WAIT,
 	.doc = "Adds pod labels, annotations (opt-in), namespace labels, node, uid, IP, controller "
 	       "(kubernetes.deployment.name ...) and container image from the Kubernetes API server to "
 	       "events carrying kubernetes.namespace and kubernetes.pod.name (the tail input sets them "

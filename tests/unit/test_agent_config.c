@@ -35,7 +35,7 @@ static const struct bad bad_configs[] = {
 	{ "misspelt core key", "data_dri: /x\n",
 	  "c.yaml:1:1: unknown key \"data_dri\" (did you mean \"data_dir\"?)" },
 	{ "unknown core key", "zzz: 1\n",
-	  "c.yaml:1:1: unknown key \"zzz\"; valid keys: data_dir, log_level, shutdown_timeout, user, buffer, http, inputs, outputs, filters" },
+	  "c.yaml:1:1: unknown key \"zzz\"; valid keys: data_dir, log_level, shutdown_timeout, user, filter_thread, buffer, http, inputs, outputs, filters" },
 	{ "misspelt buffer key", "buffer:\n  max_byte: 1GiB\n",
 	  "c.yaml:2:3: unknown key \"buffer.max_byte\" (did you mean \"buffer.max_bytes\"?)" },
 	{ "misspelt input key", "inputs:\n  - type: generate\n    cuont: 5\n",
