@@ -791,6 +791,24 @@ int event_has(const struct event *ev, const char *path)
 	return locate(ev, path, strlen(path), &m);
 }
 
+int event_root_lacks(const struct event *ev, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (!n || !root_index(ev))
+		return 0;
+	const char *base = ev->json;
+	for (size_t i = 0; i < ev->nridx; i++) {
+		const struct event_member *e = &ev->ridx[i];
+		const char *k = base + e->k + 1;
+		size_t kl = e->ke - e->k - 2;
+		if (e->esc)
+			return 0;
+		if (kl >= n && !memcmp(k, prefix, n) && (kl == n || k[n] == '.'))
+			return 0;
+	}
+	return 1;
+}
+
 ssize_t event_get_str(const struct event *ev, const char *path, char *buf, size_t cap)
 {
 	struct member m;

@@ -86,6 +86,10 @@ int event_get_decoded(struct event *ev, const char *path, const char **val, size
 		      int *decoded);
 /* Whether path is present (any value, null included). */
 int event_has(const struct event *ev, const char *path);
+/* 1 if no root key is `prefix` or starts with "prefix." (so a write to
+ * "prefix.x" builds a new root member at the end); 0 if one is, or the
+ * root cannot tell cheaply (an escaped key, text not an object). */
+int event_root_lacks(const struct event *ev, const char *prefix);
 
 /* Sets path to a raw JSON value (object, string, number...), creating
  * intermediate objects, replacing an existing value. 0 or -errno. The value

@@ -14,6 +14,7 @@
 
 #include "agent/event.h"
 #include "agent/module.h"
+#include "common/json.h"
 #include "common/json_path.h"
 #include "filters/filter_util.h"
 
@@ -46,9 +47,22 @@ struct mod_op {
 	char *tmpl;       /* set/add: a "${field}" template, expanded per event */
 };
 
+/* Consecutive `set` ops of plain values under one parent, "p.a", "p.b"
+ * (one dot each, distinct keys): when the event has no root key p nor any
+ * "p.*", the ops, one after the other, would build "p":{"a":..,"b":..} at
+ * the end of the root; the group writes that object in one go instead
+ * (ECS fields like service.name + service.environment are the common case). */
+struct mod_group {
+	size_t first, n;              /* set[first .. first+n) */
+	char *parent;
+	struct sbuf obj;
+};
+
 struct modify {
 	struct mod_op *rename, *copy, *set, *add;
 	size_t nrename, ncopy, nset, nadd;
+	struct mod_group *groups;
+	size_t ngroups;
 	const struct cfg_strlist *remove;
 	_Atomic uint64_t *failed;
 	struct sbuf val;
@@ -130,11 +144,63 @@ static int ops_make(const struct cfg_node *m, int pairs, struct mod_op **out, si
 	return 0;
 }
 
+/* The parent of a path "p.k" with exactly one dot, its length; 0 if none. */
+static size_t one_dot_parent(const char *path)
+{
+	const char *d = strchr(path, '.');
+	return d && d > path && d[1] && !strchr(d + 1, '.') ? (size_t)(d - path) : 0;
+}
+
+static int groups_make(struct modify *m)
+{
+	for (size_t i = 0; i < m->nset;) {
+		size_t pl = m->set[i].tmpl ? 0 : one_dot_parent(m->set[i].path), j = i + 1;
+		while (pl && j < m->nset && !m->set[j].tmpl && one_dot_parent(m->set[j].path) == pl &&
+		       !memcmp(m->set[j].path, m->set[i].path, pl + 1)) {
+			int dup = 0;
+			for (size_t k = i; k < j && !dup; k++)
+				dup = !strcmp(m->set[k].path, m->set[j].path);
+			if (dup)
+				break;
+			j++;
+		}
+		if (j - i < 2) {
+			i = j;
+			continue;
+		}
+		struct mod_group *v = realloc(m->groups, (m->ngroups + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		m->groups = v;
+		struct mod_group *g = &v[m->ngroups++];
+		*g = (struct mod_group){ i, j - i, strndup(m->set[i].path, pl), { 0 } };
+		sbuf_putc(&g->obj, '{');
+		for (size_t k = i; k < j; k++) {
+			const char *key = m->set[k].path + pl + 1;
+			if (k > i)
+				sbuf_putc(&g->obj, ',');
+			json_put_string(&g->obj, key, strlen(key));
+			sbuf_putc(&g->obj, ':');
+			sbuf_put(&g->obj, m->set[k].json, m->set[k].json_len);
+		}
+		sbuf_putc(&g->obj, '}');
+		if (!g->parent || g->obj.err)
+			return -ENOMEM;
+		i = j;
+	}
+	return 0;
+}
+
 static void modify_destroy(void *state)
 {
 	struct modify *m = state;
 	if (!m)
 		return;
+	for (size_t i = 0; i < m->ngroups; i++) {
+		free(m->groups[i].parent);
+		sbuf_free(&m->groups[i].obj);
+	}
+	free(m->groups);
 	ops_free(m->rename, m->nrename);
 	ops_free(m->copy, m->ncopy);
 	ops_free(m->set, m->nset);
@@ -156,6 +222,8 @@ static int modify_init(struct filter *f, const void *conf, void **state)
 		rc = ops_make(c->set, 0, &m->set, &m->nset);
 	if (!rc)
 		rc = ops_make(c->add, 0, &m->add, &m->nadd);
+	if (!rc)
+		rc = groups_make(m);
 	if (rc < 0) {
 		modify_destroy(m);
 		return rc;
@@ -219,8 +287,17 @@ static int modify_apply(void *state, struct event *ev)
 		move(m, ev, &m->rename[i], 0);
 	for (size_t i = 0; i < m->ncopy; i++)
 		move(m, ev, &m->copy[i], 1);
-	for (size_t i = 0; i < m->nset; i++)
+	for (size_t i = 0, g = 0; i < m->nset; i++) {
+		if (g < m->ngroups && m->groups[g].first == i) {
+			const struct mod_group *gr = &m->groups[g++];
+			if (event_root_lacks(ev, gr->parent)) {
+				failed(m, event_set_json(ev, gr->parent, gr->obj.p, gr->obj.len));
+				i += gr->n - 1;
+				continue;
+			}
+		}
 		put(m, ev, &m->set[i]);
+	}
 	for (size_t i = 0; i < m->nadd; i++)
 		if (!event_has(ev, m->add[i].path))
 			put(m, ev, &m->add[i]);

@@ -40,6 +40,44 @@ static void test_templates_and_env(void **state)
 		    "id: '${kubernetes.namespace}/${kubernetes.pod.name}'}}", c, sizeof(c) / sizeof(c[0]));
 }
 
+/* Sets under one parent the event lacks are written as one object: the
+ * result must be what the sets one by one give, whatever the event holds. */
+static void test_grouped_sets(void **state)
+{
+	(void)state;
+	static const struct fcase c[] = {
+		{ "{\"a\":1}", FILTER_KEEP,
+		  "{\"a\":1,\"service\":{\"name\":\"shop\",\"environment\":\"prod\"},\"x\":1}" },
+		{ "{}", FILTER_KEEP, "{\"service\":{\"name\":\"shop\",\"environment\":\"prod\"},\"x\":1}" },
+		/* the parent exists: both join it */
+		{ "{\"service\":{\"id\":7},\"b\":2}", FILTER_KEEP,
+		  "{\"service\":{\"id\":7,\"name\":\"shop\",\"environment\":\"prod\"},\"b\":2,\"x\":1}" },
+		/* a flat ECS key takes its own value; the other is built */
+		{ "{\"service.name\":\"old\"}", FILTER_KEEP,
+		  "{\"service.name\":\"shop\",\"service\":{\"environment\":\"prod\"},\"x\":1}" },
+		/* an unrelated flat key under the same parent */
+		{ "{\"service.id\":3}", FILTER_KEEP,
+		  "{\"service.id\":3,\"service\":{\"name\":\"shop\",\"environment\":\"prod\"},\"x\":1}" },
+		/* a key written with escapes is the same key */
+		{ "{\"se\\u0072vice\":{\"id\":1}}", FILTER_KEEP,
+		  "{\"se\\u0072vice\":{\"id\":1,\"name\":\"shop\",\"environment\":\"prod\"},\"x\":1}" },
+		/* a longer key that only starts like the parent */
+		{ "{\"services\":1}", FILTER_KEEP,
+		  "{\"services\":1,\"service\":{\"name\":\"shop\",\"environment\":\"prod\"},\"x\":1}" },
+		/* a scalar in the way: both writes fail, the rest goes on */
+		{ "{\"service\":\"s\"}", FILTER_KEEP, "{\"service\":\"s\",\"x\":1}" },
+	};
+	ftest_table("{type: modify, set: {service.name: shop, service.environment: prod, x: 1}}", c,
+		    sizeof(c) / sizeof(c[0]));
+	struct ftest t;
+	ftest_new(&t, "{type: modify, set: {service.name: shop, service.environment: prod}}");
+	char *out;
+	assert_int_equal(ftest_run(&t, "{\"service\":\"s\"}", &out), FILTER_KEEP);
+	free(out);
+	assert_int_equal(filter_instance_stat(t.f, "modify_failed"), 2);
+	ftest_free(&t);
+}
+
 static void test_cannot_write(void **state)
 {
 	(void)state;
@@ -77,6 +115,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops),
 		cmocka_unit_test(test_templates_and_env),
+		cmocka_unit_test(test_grouped_sets),
 		cmocka_unit_test(test_cannot_write),
 		cmocka_unit_test(test_bad_configs),
 	};
