@@ -226,9 +226,13 @@ static void set_unblocked(struct pipeline *p)
 		return;
 	p->blocked = 0;
 	loop_timer_disarm(p->loop, &p->retry_timer);
+	/* Events the filter thread already passed go first; if they fill the
+	 * ring again, the inputs stay paused (set_blocked ran meanwhile). */
+	filters_ring_ready(p);
+	if (p->blocked)
+		return;
 	LOG_INFO(COMP, "the ring takes events again: inputs resumed (paused for %" PRId64 "ms)",
 		 wall_ms() - p->blocked_since_ms);
-	filters_ring_ready(p);   /* events the filters already passed go first */
 	for (size_t i = 0; i < p->ninputs; i++)
 		input_resume(p->inputs[i]);
 }

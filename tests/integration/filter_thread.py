@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""The filter thread (agent/filter_thread.c) in the real agent.
+
+- The same events, byte for byte and in the same order, come out whether the
+  chain (parse json with a time field, modify, grep dropping some, lines
+  that do not parse) runs on the filter thread or on the event loop
+  (filter_thread: false); stdin with exit_on_eof, so the agent's shutdown
+  must hand over everything the thread still held.
+- Two inputs through the thread at full speed: each one's events arrive in
+  the order offered.
+- A full ring with events queued at the thread: the input waits, nothing is
+  lost or doubled when the output comes back.
+- SIGHUP that changes a filter while events are flowing: every event once,
+  in order, the ones after it changed.
+- A kubernetes filter in the set (it may make inputs wait): the chains run
+  on the event loop, and the log says so."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import agentlib  # noqa: E402
+import certs  # noqa: E402
+import testlib  # noqa: E402
+
+LOGSHIP = testlib.bin_path("logship")
+
+# --- the same output both ways ----------------------------------------------------------
+N = 30000
+CHAIN = """filters:
+  - type: parse
+    format: json
+    time_field: time
+  - type: modify
+    rename: { msg: message }
+    set: { service.name: shop, service.environment: prod }
+    remove: [secret]
+  - type: grep
+    exclude: { level: "^debug$" }
+"""
+src = os.path.join(testlib.tmpdir(), "lines.ndjson")
+kept_lines = 0
+with open(src, "w") as f:
+    for i in range(N):
+        if i % 97 == 5:
+            f.write("plain text line %d, not json\n" % i)
+            kept_lines += 1
+            continue
+        level = "debug" if i % 10 == 3 else "info"
+        kept_lines += level != "debug"
+        f.write(json.dumps({"time": "2026-01-02T03:04:%02d.%03dZ" % (i // 1000 % 60, i % 1000), "level": level,
+                            "msg": "GET /items/%d" % i, "seq": i, "secret": "x"}) + "\n")
+
+
+def run_stdin(thread):
+    d = testlib.tmpdir()
+    conf = """data_dir: {dir}/data
+http: { listen: 127.0.0.1:{port} }
+filter_thread: %s
+inputs:
+  - type: stdin
+    name: app
+    exit_on_eof: true
+%soutputs:
+  - type: file
+    path: {dir}/out.ndjson
+    rotate_bytes: 0
+""" % ("true" if thread else "false", CHAIN)
+    with open(src) as stdin:
+        a = agentlib.Agent(d, conf, "same-%s" % thread, stdin=stdin)
+        started = a.start()
+        rc = a.p.wait(timeout=120) if started else None
+    with open(os.path.join(d, "out.ndjson"), "rb") as f:
+        data = f.read()
+    return started, rc, data, a.log_text()
+
+
+ok1, rc1, on_thread, log1 = run_stdin(True)
+ok2, rc2, on_loop, log2 = run_stdin(False)
+testlib.ok(ok1 and rc1 == 0 and "on the filter thread" in log1,
+           "stdin -> chain on the filter thread: the agent ends at EOF with exit 0 (rc %s)" % rc1)
+testlib.ok(ok2 and rc2 == 0 and "on the event loop" in log2, "filter_thread: false runs the chain on the event loop")
+lines = on_thread.splitlines()
+testlib.ok(len(lines) == kept_lines,
+           "every kept event came out at EOF, none of the dropped: %d of %d lines (want %d)"
+           % (len(lines), N, kept_lines))
+
+
+def steady(data):
+    # a line that did not parse keeps the time stdin read it at: blank it
+    return b"\n".join(re.sub(rb'^\{"@timestamp":"[^"]*"', b'{"@timestamp":""', x) if b"parse_error" in x else x
+                      for x in data.splitlines())
+
+
+testlib.ok(steady(on_thread) == steady(on_loop),
+           "the output is byte for byte the same both ways (%d bytes; the unparsed lines' read times aside)"
+           % len(on_thread))
+seqs = [json.loads(x).get("seq") for x in lines]
+seqs = [s for s in seqs if s is not None]
+testlib.ok(seqs == sorted(seqs), "the events are in the order offered")
+first = json.loads(lines[0]) if lines else {}
+testlib.ok(first.get("@timestamp") == "2026-01-02T03:04:00.000Z" and first.get("message") == "GET /items/0"
+           and first.get("service") == {"name": "shop", "environment": "prod"} and "secret" not in first,
+           "the chain ran: %s" % (lines[0][:200] if lines else b""))
+
+# --- two inputs at full speed: each in its own order --------------------------------------
+d = testlib.tmpdir()
+M = 100000
+conf = """data_dir: {dir}/data
+http: { listen: 127.0.0.1:{port} }
+inputs:
+  - { type: generate, name: g1, count: %d, rate: 0, size: 30 }
+  - { type: generate, name: g2, count: %d, rate: 0, size: 30 }
+filters:
+  - { type: modify, name: m1, match: [g1], set: { src: g1 } }
+  - { type: modify, name: m2, match: [g2], set: { src: g2 } }
+outputs:
+  - type: file
+    path: {dir}/out.ndjson
+    rotate_bytes: 0
+""" % (M, M)
+a = agentlib.Agent(d, conf, "two")
+testlib.ok(a.start(), "two generate inputs, each with its own chain")
+n = a.wait_metric("logship_output_events_total", 2 * M, timeout=120, output="file")
+testlib.ok(n == 2 * M, "all %d events shipped (%s)" % (2 * M, n))
+testlib.ok(a.stop() == 0, "SIGTERM: exit 0")
+order = {"g1": [], "g2": []}
+with open(os.path.join(d, "out.ndjson")) as f:
+    for line in f:
+        e = json.loads(line)
+        order.setdefault(e.get("src"), []).append(e.get("event", {}).get("sequence"))
+testlib.ok(set(order) == {"g1", "g2"} and all(order[k] == list(range(1, M + 1)) for k in order),
+           "each input's events arrive in the order offered, every one once (%d, %d)"
+           % (len(order["g1"]), len(order["g2"])))
+
+# --- a full ring with events at the thread -----------------------------------------------
+d = testlib.tmpdir()
+B = 60000
+blocker = os.path.join(d, "outdir")
+with open(blocker, "w") as f:
+    f.write("a file, not a directory\n")
+conf = """data_dir: {dir}/data
+http: { listen: 127.0.0.1:{port} }
+buffer: { max_bytes: 1MiB, segment_bytes: 128KiB, batch_max_bytes: 16KiB, batch_timeout: 20ms }
+inputs:
+  - { type: generate, count: %d, rate: 0 }
+filters:
+  - type: modify
+    set: { service.name: full, service.environment: ring }
+outputs:
+  - type: file
+    path: {dir}/outdir/events.ndjson
+    retry_initial: 50ms
+    retry_max: 300ms
+""" % B
+a = agentlib.Agent(d, conf, "full")
+testlib.ok(a.start(), "agent with a chain and an output that cannot write")
+paused = testlib.wait_for(lambda: a.metric("logship_input_paused", input="generate") == 1, timeout=30)
+testlib.ok(paused, "the ring fills and the input is paused")
+in1 = a.metric("logship_input_events_total", input="generate")
+time.sleep(1.0)
+testlib.ok(a.metric("logship_input_events_total", input="generate") == in1 and in1 < B,
+           "nothing more goes in while the ring is full (%s events in)" % in1)
+os.unlink(blocker)
+os.mkdir(blocker)
+out = a.wait_metric("logship_output_events_total", B, timeout=90, output="file")
+testlib.ok(out == B, "the output comes back and drains all %d events (%s)" % (B, out))
+testlib.ok(a.stop() == 0, "SIGTERM: exit 0")
+seen, nlines, bad = agentlib.sequences([os.path.join(blocker, "events.ndjson")])
+testlib.ok(len(seen) == B and set(seen) == set(range(1, B + 1)) and max(seen.values()) == 1 and bad == 0,
+           "nothing lost, nothing twice: 1..%d exactly once" % B)
+
+# --- SIGHUP that changes a filter while events flow ----------------------------------------
+d = testlib.tmpdir()
+R = 200000
+conf = """data_dir: {dir}/data
+http: { listen: 127.0.0.1:{port} }
+inputs:
+  - { type: generate, count: %d, rate: 100000 }
+filters:
+  - type: modify
+    set: { stage: STAGE }
+outputs:
+  - type: file
+    path: {dir}/out.ndjson
+    rotate_bytes: 0
+""" % R
+a = agentlib.Agent(d, conf.replace("STAGE", "before"), "reload")
+testlib.ok(a.start(), "agent with a generate input at 100k/s through a chain")
+testlib.wait_for(lambda: (a.metric("logship_output_events_total", output="file") or 0) > 20000, timeout=30)
+a.set_config(conf.replace("STAGE", "after"))
+a.signal(signal.SIGHUP)
+testlib.ok(testlib.wait_for(lambda: "reloaded:" in a.log_text(), timeout=20), "SIGHUP mid-stream: reloaded")
+n = a.wait_metric("logship_output_events_total", R, timeout=120, output="file")
+testlib.ok(n == R, "all %d events shipped across the reload (%s)" % (R, n))
+testlib.ok(a.stop() == 0, "SIGTERM: exit 0")
+stages, seqs = [], []
+with open(os.path.join(d, "out.ndjson")) as f:
+    for line in f:
+        e = json.loads(line)
+        stages.append(e.get("stage"))
+        seqs.append(e.get("event", {}).get("sequence"))
+testlib.ok(seqs == list(range(1, R + 1)), "every event once, in order, across the reload")
+switch = stages.index("after") if "after" in stages else -1
+testlib.ok(0 < switch and all(s == "before" for s in stages[:switch]) and all(s == "after" for s in stages[switch:]),
+           "events before the reload have the old value, after it the new one (switch at %d)" % switch)
+
+# --- a filter that may wait keeps the chains on the loop ------------------------------------
+d = testlib.tmpdir()
+conf = """data_dir: {dir}/data
+http: { listen: 127.0.0.1:{port} }
+inputs:
+  - { type: generate, count: 10, rate: 0 }
+filters:
+  - type: modify
+    set: { a: 1 }
+  - type: kubernetes
+    kube_url: https://127.0.0.1:1
+    token_file: {dir}/token
+    ca_file: {dir}/ca.pem
+outputs:
+  - type: file
+    path: {dir}/out.ndjson
+"""
+agentlib.write(os.path.join(d, "token"), "t\n")
+certs.ca(d)
+a = agentlib.Agent(d, conf, "kube")
+testlib.ok(a.start(), "agent with a kubernetes filter")
+testlib.ok(testlib.wait_for(lambda: "on the event loop" in a.log_text(), timeout=10),
+           "with a filter that may make inputs wait, the chains run on the event loop")
+testlib.ok(a.wait_metric("logship_output_events_total", 10, timeout=30, output="file") == 10,
+           "and the events flow")
+a.stop()
+testlib.finish()
