@@ -26,8 +26,8 @@
 
 /* What may be away at once (jobs and results), and when the loop thread
  * hands jobs over before its round ends. */
-#define FT_QUEUE_BYTES (8u << 20)
-#define FT_PUBLISH_BYTES (256u << 10)
+#define FT_QUEUE_BYTES (1u << 20)
+#define FT_PUBLISH_BYTES (64u << 10)
 /* Buffers larger than this are freed once idle (nothing away for the
  * loop thread; FT_IDLE_MS without work for the filter thread): a burst does
  * not stay in the agent's RSS, and a steady load keeps its buffers (no
@@ -344,13 +344,25 @@ void filter_thread_drain(struct filter_thread *t)
 	wake_waiters(t);
 }
 
+/* Everything queued handed over and run, the thread idle after. A publish
+ * that found no memory to append leaves local; once todo is empty, the
+ * next one is a swap, which needs none. */
+static void run_all(struct filter_thread *t)
+{
+	for (;;) {
+		filter_thread_publish(t);
+		pthread_mutex_lock(&t->mu);
+		while (t->todo.len || t->busy)
+			pthread_cond_wait(&t->idle, &t->mu);
+		pthread_mutex_unlock(&t->mu);
+		if (!t->local.len)
+			return;
+	}
+}
+
 void filter_thread_sync(struct filter_thread *t)
 {
-	filter_thread_publish(t);
-	pthread_mutex_lock(&t->mu);
-	while (t->todo.len || t->busy)
-		pthread_cond_wait(&t->idle, &t->mu);
-	pthread_mutex_unlock(&t->mu);
+	run_all(t);
 	filter_thread_drain(t);
 }
 
@@ -366,10 +378,8 @@ static void forget_in(struct sbuf *b, size_t from, struct input *in)
 
 void filter_thread_forget(struct filter_thread *t, struct input *in)
 {
-	filter_thread_publish(t);
+	run_all(t);
 	pthread_mutex_lock(&t->mu);
-	while (t->todo.len || t->busy)
-		pthread_cond_wait(&t->idle, &t->mu);
 	forget_in(&t->done, 0, in);
 	pthread_mutex_unlock(&t->mu);
 	forget_in(&t->mine, t->moff, in);
