@@ -259,6 +259,22 @@ struct mspan {
 	size_t at;   /* merge: where an appended member starts in the new text */
 };
 
+/* Stores m as member n of the growable array *vp (capacity *cap). 0, or
+ * -1 out of memory. */
+static inline int mspan_push(void **vp, size_t *cap, size_t n, const struct mspan *m)
+{
+	if (n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 32;
+		void *nv = realloc(*vp, nc * sizeof(struct mspan));
+		if (!nv)
+			return -1;
+		*vp = nv;
+		*cap = nc;
+	}
+	((struct mspan *)*vp)[n] = *m;
+	return 0;
+}
+
 
 /* The usual `message` of a JSON log line is a JSON object escaped into a
  * string: {\"level\":\"info\",...}. fuse_*() decode it exactly as
@@ -428,16 +444,9 @@ static int fuse_container(struct fuse *f, int c, int depth, int collect)
 			return -1;
 		m.ve = f->out + f->n;
 		if (collect) {
-			struct event *ev = f->ev;
-			if (f->na == ev->madd_cap) {
-				size_t nc = ev->madd_cap ? ev->madd_cap * 2 : 32;
-				void *nv = realloc(ev->madd, nc * sizeof(struct mspan));
-				if (!nv)
-					return -1;
-				ev->madd = nv;
-				ev->madd_cap = nc;
-			}
-			((struct mspan *)ev->madd)[f->na++] = m;
+			if (mspan_push(&f->ev->madd, &f->ev->madd_cap, f->na, &m) < 0)
+				return -1;
+			f->na++;
 		}
 		c = fuse_peek(f);
 		if (c == ',') {
@@ -1192,15 +1201,9 @@ static ssize_t members(const char *p, const char *end, void **vp, size_t *cap)
 		s.v = ws(p + 1, end);
 		if (!(s.ve = skip(s.v, end, 1)))
 			return -1;
-		if (n == *cap) {
-			size_t nc = *cap ? *cap * 2 : 32;
-			void *nv = realloc(*vp, nc * sizeof(struct mspan));
-			if (!nv)
-				return -2;
-			*vp = nv;
-			*cap = nc;
-		}
-		((struct mspan *)*vp)[n++] = s;
+		if (mspan_push(vp, cap, n, &s) < 0)
+			return -2;
+		n++;
 		p = ws(s.ve, end);
 		if (p < end && *p == '}')
 			return (ssize_t)n;
@@ -1560,15 +1563,9 @@ static ssize_t valid_members(const char *p, const char *end, void **vp, size_t *
 				return -1;
 			m.act = 0;
 			m.at = 0;
-			if (n == *cap) {
-				size_t nc = *cap ? *cap * 2 : 32;
-				void *nv = realloc(*vp, nc * sizeof(struct mspan));
-				if (!nv)
-					return -2;
-				*vp = nv;
-				*cap = nc;
-			}
-			((struct mspan *)*vp)[n++] = m;
+			if (mspan_push(vp, cap, n, &m) < 0)
+				return -2;
+			n++;
 			p = ws(m.ve, end);
 			if (p < end && *p == ',') {
 				p = ws(p + 1, end);

@@ -392,18 +392,13 @@ static void hold(struct filter_chain *ch, const char *json, size_t len, int64_t 
 int filter_chain_run(struct filter_chain *ch, struct event *ev, size_t *at)
 {
 	for (size_t i = *at; i < ch->n; i++) {
-		struct filter *f = ch->f[i];
-		int rc = f->mod->apply(f->state, ev);
+		int rc = filter_instance_apply(ch->f[i], ev);   /* applies and counts */
 		if (rc == -EAGAIN) {
-			METRIC_ADD(f->waits, 1);
 			*at = i;
 			return rc;
 		}
-		METRIC_ADD(f->events_in, 1);
 		if (rc == FILTER_DROP)
-			return METRIC_ADD(f->dropped, 1), FILTER_DROP;
-		if (rc < 0)
-			METRIC_ADD(f->errors, 1);
+			return FILTER_DROP;
 	}
 	*at = ch->n;
 	return FILTER_KEEP;
