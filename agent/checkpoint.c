@@ -276,7 +276,7 @@ void ckpt_writer_drain(struct ckpt_writer *w)
 }
 
 void ckpt_writer_collect(struct ckpt_writer *w,
-			 void (*fn)(void *arg, const char *name, const uint8_t *pos, size_t len, int64_t done_ms),
+			 void (*fn)(void *arg, const char *name, uint8_t **pos, size_t len, int64_t done_ms),
 			 void *arg)
 {
 	if (!w)
@@ -288,8 +288,8 @@ void ckpt_writer_collect(struct ckpt_writer *w,
 	w->ndone = w->capdone = 0;
 	pthread_mutex_unlock(&w->mu);
 	for (size_t i = 0; i < n; i++) {
-		fn(arg, v[i].name, v[i].pos, v[i].len, v[i].done_ms);
-		job_free(&v[i]);
+		fn(arg, v[i].name, &v[i].pos, v[i].len, v[i].done_ms);
+		job_free(&v[i]);   /* pos too, unless fn took it */
 	}
 	free(v);
 }

@@ -97,7 +97,7 @@ static int ckq_push(struct pipeline *p, int64_t end, struct input *in)
 	return 0;
 }
 
-static void ckpt_written(void *arg, const char *name, const uint8_t *pos, size_t len, int64_t done_ms)
+static void ckpt_written(void *arg, const char *name, uint8_t **pos, size_t len, int64_t done_ms)
 {
 	struct pipeline *p = arg;
 	if (!done_ms)
@@ -107,16 +107,14 @@ static void ckpt_written(void *arg, const char *name, const uint8_t *pos, size_t
 		struct input *in = p->inputs[i];
 		if (strcmp(in->name, name) != 0)
 			continue;
-		uint8_t *copy = malloc(len ? len : 1);
 		pthread_mutex_lock(&p->mu);  /* the status thread reads them */
 		in->ckpt_written_ms = done_ms;
-		if (copy) {
-			memcpy(copy, pos, len);
-			free(in->ckpt_disk);
-			in->ckpt_disk = copy;
-			in->ckpt_disk_len = len;
-		}
+		free(in->ckpt_disk);
+		in->ckpt_disk = *pos;        /* the writer's copy becomes the input's */
+		in->ckpt_disk_len = len;
+		*pos = NULL;
 		pthread_mutex_unlock(&p->mu);
+		return;   /* names are unique */
 	}
 }
 

@@ -201,9 +201,11 @@ struct ckpt_writer;
 int ckpt_writer_start(int dirfd, int notify_fd, struct ckpt_writer **out);
 int ckpt_writer_submit(struct ckpt_writer *w, const char *name, const void *pos, size_t len);
 void ckpt_writer_drain(struct ckpt_writer *w);
-/* Hands each finished write (its position; done_ms 0 = it failed) to fn. */
+/* Hands each finished write (its position; done_ms 0 = it failed) to fn,
+ * which may keep the position's buffer (malloc'd, never NULL): it takes
+ * *pos and sets it to NULL; else the buffer is freed after fn. */
 void ckpt_writer_collect(struct ckpt_writer *w,
-			 void (*fn)(void *arg, const char *name, const uint8_t *pos, size_t len, int64_t done_ms),
+			 void (*fn)(void *arg, const char *name, uint8_t **pos, size_t len, int64_t done_ms),
 			 void *arg);
 void ckpt_writer_stop(struct ckpt_writer *w);
 
