@@ -24,6 +24,9 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import testlib  # noqa: E402
+
 ROOT = os.environ.get("LOGSHIP_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("LOGSHIP_BUILD", os.path.join(ROOT, "build"))
 BENCH = os.environ.get("BENCH_DIR") or "/var/tmp"
@@ -41,17 +44,11 @@ def port():
 
 
 def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        v = f.read().rsplit(")", 1)[1].split()
-    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+    return testlib.cpu_seconds(pid)
 
 
 def rss_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0
+    return testlib.status_kb(pid, "VmHWM") / 1024
 
 
 def metrics(p):

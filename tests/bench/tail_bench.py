@@ -34,7 +34,6 @@ d = os.path.join(base, "tail-bench")
 shutil.rmtree(d, ignore_errors=True)
 os.makedirs(d)
 src = os.path.join(d, "big.log")
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def make_file():
@@ -54,32 +53,12 @@ def make_file():
 
 
 def cpu_rss(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / TICK
-    hwm = 0
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                hwm = int(line.split()[1]) * 1024
-    return cpu, hwm
+    return testlib.cpu_seconds(pid), testlib.status_kb(pid, "VmHWM") * 1024
 
 
 def threads(pid):
     """[(name, user s, sys s)] of the threads that used CPU."""
-    out = []
-    for t in sorted(os.listdir("/proc/%d/task" % pid), key=int):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-                st = f.read()
-        except OSError:
-            continue
-        name = st[st.index("(") + 1:st.rindex(")")]
-        fields = st.rsplit(")", 1)[1].split()
-        u, s_ = int(fields[11]) / TICK, int(fields[12]) / TICK
-        if u + s_ >= 0.01:
-            out.append((name if t != str(pid) else "main", u, s_))
-    return out
+    return [t for t in testlib.threads_times(pid) if t[1] + t[2] >= 0.01]
 
 
 def report(name, lines, size, secs, cpu, rss):

@@ -1,8 +1,8 @@
 """logship-broker's security on the Kafka listener, with real clients.
 
-Certificates are made here with `openssl req` / `openssl x509` (a CA, a
-server certificate for 127.0.0.1, a client certificate CN=alice, and a second
-CA nobody trusts); users with `logship-broker --add-user` (password on
+Certificates are made with tests/lib/certs.py (`openssl req` / `openssl
+x509`: a CA, a server certificate for 127.0.0.1, a client certificate
+CN=alice, and a second CA nobody trusts); users with `logship-broker --add-user` (password on
 stdin). One broker, four listeners: plaintext, TLS, SASL_SSL (PLAIN and
 SCRAM-SHA-256), and TLS with client certificates required; an ACL file.
 
@@ -33,6 +33,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from testlib import *  # noqa: F401,F403
+import certs  # noqa: E402
 
 N = 500
 
@@ -41,34 +42,6 @@ def last(b, n=150):
     """The last line of a client's stderr, for a test line."""
     lines = b.decode(errors="replace").strip().splitlines()
     return lines[-1][-n:] if lines else ""
-
-
-def sh(argv, what, input=None):
-    r = run(argv, input=input, timeout=60)
-    if r.returncode != 0:
-        diag("%s failed: %s" % (what, r.stderr.decode()[-500:]))
-    return r.returncode == 0
-
-
-def make_ca(d, name):
-    key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".crt")
-    sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
-        "-days", "2", "-subj", "/CN=%s" % name], "CA " + name)
-    return key, crt
-
-
-def make_cert(d, name, cn, ca, san=None):
-    key, csr, crt = (os.path.join(d, name + s) for s in (".key", ".csr", ".crt"))
-    sh(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=%s" % cn],
-       "request " + name)
-    ext = os.path.join(d, name + ".ext")
-    with open(ext, "w") as f:
-        f.write("basicConstraints=CA:FALSE\n")
-        if san:
-            f.write("subjectAltName=%s\n" % san)
-    sh(["openssl", "x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial", "-out", crt,
-        "-days", "2", "-extfile", ext], "sign " + name)
-    return key, crt
 
 
 def add_user(users, name, pw):
@@ -218,10 +191,10 @@ def s_client(port, ca, extra=()):
 
 def main():
     d = tmpdir()
-    ca = make_ca(d, "ca")
-    other = make_ca(d, "other-ca")
-    srv = make_cert(d, "server", "logship-broker", ca, "IP:127.0.0.1,DNS:localhost")
-    cli = make_cert(d, "client", "alice", ca)
+    ca = certs.ca(d, "ca", "ca")
+    other = certs.ca(d, "other-ca", "other-ca")
+    srv = certs.issue(d, ca, "server", "logship-broker")
+    cli = certs.issue(d, ca, "client", "alice", server=False, sans=())
     ok(all(os.path.exists(p) for p in srv + cli), "openssl req/x509 made a CA, a server and a client certificate")
 
     users = os.path.join(d, "users")
@@ -258,12 +231,12 @@ def main():
         f.write("data_dir: %s\nacl_file: %s\nlog_level: debug\nlisteners:\n" % (os.path.join(d, "data"), acl))
         f.write("  - { name: plain, address: 127.0.0.1, port: %d }\n" % plain_p)
         f.write("  - name: ssl\n    address: 127.0.0.1\n    port: %d\n" % ssl_p)
-        f.write(tls % (srv[1], srv[0], ""))
+        f.write(tls % (srv[0], srv[1], ""))
         f.write("  - name: sasl_ssl\n    address: 127.0.0.1\n    port: %d\n" % sasl_p)
-        f.write(tls % (srv[1], srv[0], ""))
+        f.write(tls % (srv[0], srv[1], ""))
         f.write("    sasl: { mechanisms: [PLAIN, SCRAM-SHA-256], users_file: %s }\n" % users)
         f.write("  - name: mtls\n    address: 127.0.0.1\n    port: %d\n" % mtls_p)
-        f.write(tls % (srv[1], srv[0], ", ca_file: %s, client_auth: required, min_version: '1.3'" % ca[1]))
+        f.write(tls % (srv[0], srv[1], ", ca_file: %s, client_auth: required, min_version: '1.3'" % ca[0]))
     r = run([bin_path("logship-broker"), "-c", cfg, "--check"])
     ok(r.returncode == 0 and b"SASL_SSL" in r.stdout and b"client_auth: required" in r.stdout,
        "--check accepts the listeners and prints them")
@@ -275,17 +248,17 @@ def main():
     def logged(s):
         return s in open(log).read()
 
-    r = s_client(ssl_p, ca[1])
+    r = s_client(ssl_p, ca[0])
     out = r.stdout.decode()
     ok(r.returncode == 0 and "Verify return code: 0 (ok)" in out and "CN = logship-broker" in out,
        "openssl s_client: verified TLS handshake with the broker's certificate")
 
-    ssl_props = ["-X", "security.protocol=ssl", "-X", "ssl.ca.location=%s" % ca[1]]
+    ssl_props = ["-X", "security.protocol=ssl", "-X", "ssl.ca.location=%s" % ca[0]]
     produce_consume(ssl_props, "127.0.0.1:%d" % ssl_p, "over-ssl", "SSL (ANONYMOUS)")
     rdk(ssl_props, "127.0.0.1:%d" % ssl_p, "rdk-ssl", "SSL (ANONYMOUS)")
 
     def sasl(mech, user, pw):
-        return ["-X", "security.protocol=sasl_ssl", "-X", "ssl.ca.location=%s" % ca[1], "-X",
+        return ["-X", "security.protocol=sasl_ssl", "-X", "ssl.ca.location=%s" % ca[0], "-X",
                 "sasl.mechanisms=%s" % mech, "-X", "sasl.username=%s" % user, "-X", "sasl.password=%s" % pw]
 
     sasl_b = "127.0.0.1:%d" % sasl_p
@@ -306,11 +279,11 @@ def main():
        "the broker logged why (wrong password, unknown user)")
 
     r = kcat(["-L", "-b", "127.0.0.1:%d" % ssl_p, "-m", "5", "-X", "security.protocol=ssl",
-              "-X", "ssl.ca.location=%s" % other[1]], timeout=30)
+              "-X", "ssl.ca.location=%s" % other[0]], timeout=30)
     err = r.stderr.decode()
     ok(r.returncode != 0 and "certificate verify failed" in err,
        "a client trusting another CA fails verification (%s)" % last(r.stderr))
-    r = s_client(ssl_p, other[1])
+    r = s_client(ssl_p, other[0])
     ok(r.returncode != 0, "openssl s_client with the wrong CA fails")
 
     mtls_b = "127.0.0.1:%d" % mtls_p
@@ -319,7 +292,7 @@ def main():
        % last(r.stderr))
     ok(wait_for(lambda: logged("TLS handshake failed on listener mtls"), timeout=5),
        "the broker logged the failed handshake")
-    mtls_props = ssl_props + ["-X", "ssl.certificate.location=%s" % cli[1], "-X", "ssl.key.location=%s" % cli[0]]
+    mtls_props = ssl_props + ["-X", "ssl.certificate.location=%s" % cli[0], "-X", "ssl.key.location=%s" % cli[1]]
     produce_consume(mtls_props, mtls_b, "over-mtls", "mTLS (CN=alice)")
     ok(logged("principal alice"), "the client certificate's CN is the principal")
 
@@ -363,7 +336,7 @@ def main():
        "plaintext listener: ANONYMOUS may not produce to sasl-plain")
 
     # Before authentication only ApiVersions and SASL.
-    s = tls_socket(sasl_p, ca[1])
+    s = tls_socket(sasl_p, ca[0])
     s.sendall(frame(18, 0, 1, b""))
     ok(recv_frame(s) is not None, "SASL listener: ApiVersions is answered before authentication")
     ok(closed_after(s, frame(3, 1, 2, struct.pack(">i", 0))),
@@ -371,24 +344,24 @@ def main():
     s.close()
     ok(logged("API 3 before SASL authentication"), "the broker logged the early request")
 
-    good, verified = legacy_scram(sasl_p, ca[1], "alice", "alice-secret")
+    good, verified = legacy_scram(sasl_p, ca[0], "alice", "alice-secret")
     ok(good and verified, "SaslHandshake v0 + bare SCRAM tokens: authenticated, server signature verified")
-    good, _ = legacy_scram(sasl_p, ca[1], "alice", "bad")
+    good, _ = legacy_scram(sasl_p, ca[0], "alice", "bad")
     ok(not good, "SaslHandshake v0 + SCRAM with a wrong password: connection closed")
-    ok(legacy_plain(sasl_p, ca[1], "bob", "bob-secret") is True, "SaslHandshake v0 + bare PLAIN token works")
-    ok(legacy_plain(sasl_p, ca[1], "bob", "nope") is False, "... and closes on a wrong password")
+    ok(legacy_plain(sasl_p, ca[0], "bob", "bob-secret") is True, "SaslHandshake v0 + bare PLAIN token works")
+    ok(legacy_plain(sasl_p, ca[0], "bob", "nope") is False, "... and closes on a wrong password")
 
     # SIGHUP: new certificate, new user, new rules.
-    srv2 = make_cert(d, "server2", "logship-broker-renewed", ca, "IP:127.0.0.1,DNS:localhost")
-    os.replace(srv2[1], srv[1])
+    srv2 = certs.issue(d, ca, "server2", "logship-broker-renewed")
     os.replace(srv2[0], srv[0])
+    os.replace(srv2[1], srv[1])
     ok(add_user(users, "carol", "carol-secret"), "--add-user carol into the running broker's file")
     with open(acl, "a") as f:
         f.write("allow carol produce carols\n")
     os.kill(b.pid, signal.SIGHUP)
     ok(wait_for(lambda: logged("TLS certificates reloaded") and logged("SASL user(s) reloaded"), timeout=10),
        "SIGHUP: certificates and users reloaded")
-    r = s_client(ssl_p, ca[1])
+    r = s_client(ssl_p, ca[0])
     ok(r.returncode == 0 and "CN = logship-broker-renewed" in r.stdout.decode(),
        "after SIGHUP new connections get the new certificate")
     r = kcat(["-P", "-b", sasl_b, "-t", "carols", "-X", "acks=all"] + sasl("SCRAM-SHA-256", "carol", "carol-secret"),

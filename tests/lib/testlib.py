@@ -53,12 +53,31 @@ def free_port():
     raise RuntimeError("free_port: no new free port in 100 tries")
 
 
-def _stat_cpu(path):
-    """User + system CPU seconds from a /proc .../stat file, and the name in it."""
+def _stat_times(path):
+    """User and system CPU seconds from a /proc .../stat file, and the name in it."""
     with open(path) as f:
         head, rest = f.read().rsplit(")", 1)
     parts = rest.split()
-    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK"), head.split("(", 1)[1]
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(parts[11]) / tick, int(parts[12]) / tick, head.split("(", 1)[1]
+
+
+def _stat_cpu(path):
+    """User + system CPU seconds from a /proc .../stat file, and the name in it."""
+    u, s, name = _stat_times(path)
+    return u + s, name
+
+
+def threads_times(pid):
+    """[(name, user s, system s)] per thread in thread-id order; the main thread is 'main'."""
+    out = []
+    for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+        try:
+            u, s, name = _stat_times("/proc/%d/task/%s/stat" % (pid, tid))
+        except OSError:
+            continue
+        out.append(("main" if int(tid) == pid else name, u, s))
+    return out
 
 
 def cpu_seconds(pid):

@@ -111,6 +111,27 @@ static struct log *open_log(const char *dir, uint64_t seg, uint64_t max, enum lo
 	return l;
 }
 
+/* Reads the whole log in batches, none of which may start in [lo, hi)
+ * (a corrupt one, skipped by the reader). The records seen. */
+static int64_t read_skipping(struct log *l, int64_t lo, int64_t hi, struct log_buf *buf)
+{
+	int64_t off = 0, next, seen = 0;
+	ssize_t r;
+	while ((r = log_read(l, off, 100000, buf, &next)) > 0) {
+		for (size_t pos = 0; pos < (size_t)r;) {
+			long bs = batch_verify(buf->data + pos, (size_t)r - pos);
+			assert_true(bs > 0);
+			int64_t base = batch_base_offset(buf->data + pos);
+			assert_true(base < lo || base >= hi);
+			seen += batch_last_offset(buf->data + pos) - base + 1;
+			pos += (size_t)bs;
+		}
+		off = next;
+	}
+	assert_int_equal(r, 0);
+	return seen;
+}
+
 static void test_append_read_roll_reopen(void **state)
 {
 	(void)state;
@@ -241,21 +262,8 @@ static void test_corrupt_tail_and_sealed(void **state)
 	assert_int_equal(log_recovery(l)->truncated_at_offset, 50);
 	/* Reading all: offsets 20..29 are skipped, never returned. */
 	struct log_buf buf = { 0 };
-	int64_t off = 0, next, seen = 0;
-	ssize_t r;
-	while ((r = log_read(l, off, 100000, &buf, &next)) > 0) {
-		for (size_t pos = 0; pos < (size_t)r;) {
-			long bs = batch_verify(buf.data + pos, (size_t)r - pos);
-			assert_true(bs > 0);
-			int64_t base = batch_base_offset(buf.data + pos);
-			assert_true(base < 20 || base >= 30);
-			seen += batch_last_offset(buf.data + pos) - base + 1;
-			pos += (size_t)bs;
-		}
-		off = next;
-	}
-	assert_int_equal(r, 0);
-	assert_int_equal(seen, 40);
+	assert_int_equal(read_skipping(l, 20, 30, &buf), 40);
+	int64_t next;
 	struct log_stats st;
 	log_get_stats(l, &st);
 	assert_true(st.corrupt_skipped >= 1);
@@ -289,21 +297,7 @@ static void test_verify_on_disk_trust_own_appends(void **state)
 	for (int i = 3; i < 6; i++)
 		assert_int_equal(append_seq(l, i * 10, 10, 1, 40), i * 10);
 	struct log_buf buf = { 0 };
-	int64_t off = 0, next, seen = 0;
-	ssize_t r;
-	while ((r = log_read(l, off, 100000, &buf, &next)) > 0) {
-		for (size_t pos = 0; pos < (size_t)r;) {
-			long bs = batch_verify(buf.data + pos, (size_t)r - pos);
-			assert_true(bs > 0);
-			int64_t base = batch_base_offset(buf.data + pos);
-			assert_true(base < 10 || base >= 20);
-			seen += batch_last_offset(buf.data + pos) - base + 1;
-			pos += (size_t)bs;
-		}
-		off = next;
-	}
-	assert_int_equal(r, 0);
-	assert_int_equal(seen, 50);
+	assert_int_equal(read_skipping(l, 10, 20, &buf), 50);
 	struct log_stats st;
 	log_get_stats(l, &st);
 	assert_true(st.corrupt_skipped >= 1);
