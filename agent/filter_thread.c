@@ -133,6 +133,13 @@ static void *worker(void *arg)
 		while (!t->todo.len && !t->stop) {
 			t->busy = 0;
 			pthread_cond_broadcast(&t->idle);
+			/* A timed wait only while a buffer is worth giving back:
+			 * an idle agent's filter thread never wakes. */
+			if (t->work.cap <= FT_KEEP_BYTES && t->out.cap <= FT_KEEP_BYTES &&
+			    t->todo.cap <= FT_KEEP_BYTES && t->done.cap <= FT_KEEP_BYTES) {
+				pthread_cond_wait(&t->wake, &t->mu);
+				continue;
+			}
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += FT_IDLE_MS / 1000;
