@@ -412,22 +412,13 @@ int filter_chain_emit(struct input *in, int64_t ts, const char *json, size_t len
 	/* A full ring refuses before any filter counts the event. */
 	if (p->blocked || in->stopped)
 		return pipeline_emit(p, in, ts, json, len, kept);
-	struct filter_set *s = ch ? ch->set : p->filters;
-	if (s && s->threaded && ch)
-		return filter_thread_push(s->ft, in, ch, ts, json, len, kept);
-	if (in->fq_pushed != in->fq_done) {
+	if (ch && ch->set->threaded)
+		return filter_thread_push(ch->set->ft, in, ch, ts, json, len, kept);
+	if (in->fq_pushed != in->fq_done)
 		/* Events of this input are still at the filter thread (a reload
 		 * took its chain away, or made the set wait-capable): this one
 		 * waits for them, so that the order holds. */
-		if (cannot_wait) {
-			METRIC_ADD(in->dropped, 1);
-		} else {
-			METRIC_ADD(in->refused, 1);
-			in->fq_wait = 1;
-			input_pause(in);
-		}
-		return -EAGAIN;
-	}
+		return filter_thread_refuse(p->filters->ft, in, kept);
 	if (!ch)
 		return pipeline_emit(p, in, ts, json, len, kept);
 	struct event *ev = &ch->set->ev;

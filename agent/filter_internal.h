@@ -81,12 +81,17 @@ int filter_chain_run(struct filter_chain *ch, struct event *ev, size_t *i);
  * only after filter_thread_sync (no job left that points at them). */
 struct filter_thread;
 int filter_thread_start(struct filter_set *s, struct filter_thread **out);
-/* Finishes what the thread has (results are dropped), joins it, frees it. */
+/* Stops the thread once the batch at hand is done (jobs still queued and
+ * results are dropped: their inputs read them again), joins it, frees it. */
 void filter_thread_stop(struct filter_thread *t);
 /* Queues an event of in for ch: 0, or -EAGAIN (full: refused, counted,
  * the input paused unless it cannot wait). */
 int filter_thread_push(struct filter_thread *t, struct input *in, struct filter_chain *ch, int64_t ts,
 		       const char *json, size_t len, int kept);
+/* Refuses an event of in (-EAGAIN) until the thread gave room or in's
+ * queued events back: counted, and the input paused unless it cannot wait
+ * (then a drop). */
+int filter_thread_refuse(struct filter_thread *t, struct input *in, int kept);
 /* Hands the events queued by the loop thread to the filter thread. */
 void filter_thread_publish(struct filter_thread *t);
 /* Hands over, waits until the filter thread has nothing left, and emits

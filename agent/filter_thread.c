@@ -36,7 +36,7 @@
 #define FT_IDLE_MS 1000
 
 struct ft_rec {
-	struct input *in;             /* NULL: forgotten (the input went away) */
+	struct input *in;             /* NULL in a result: forgotten (the input went away) */
 	struct filter_chain *ch;
 	const char *name, *tag;
 	int64_t ts;
@@ -93,19 +93,14 @@ static void run_jobs(struct filter_thread *t)
 		size_t js = rec_size(j->len);
 		off += js;
 		struct ft_rec r = *j;
-		const char *text = (const char *)(j + 1);
-		size_t n = j->len;
-		if (j->in) {
-			event_begin(ev, j->name, j->tag, j->ts, text, j->len);
-			size_t i = 0;
-			int rc = filter_chain_run(j->ch, ev, &i);
-			/* -EAGAIN cannot come (no filter of a threaded set waits);
-			 * should one, the event goes on as it is */
-			r.dropped = rc == FILTER_DROP;
-			r.ts = event_time(ev);
-			text = event_json(ev, &n);
-		}
-		if (r.dropped || !r.in)
+		size_t n, i = 0;
+		event_begin(ev, j->name, j->tag, j->ts, (const char *)(j + 1), j->len);
+		/* -EAGAIN cannot come (no filter of a threaded set waits);
+		 * should one, the event goes on as it is */
+		r.dropped = filter_chain_run(j->ch, ev, &i) == FILTER_DROP;
+		r.ts = event_time(ev);
+		const char *text = event_json(ev, &n);
+		if (r.dropped)
 			n = 0;   /* only the decision travels */
 		r.len = (uint32_t)n;
 		size_t rs = rec_size(n);
@@ -236,24 +231,27 @@ void filter_thread_stop(struct filter_thread *t)
 
 /* --- the loop thread --------------------------------------------------------------- */
 
+int filter_thread_refuse(struct filter_thread *t, struct input *in, int kept)
+{
+	if ((in->mod->flags & INPUT_CANNOT_WAIT) && !kept) {
+		METRIC_ADD(in->dropped, 1);
+	} else {
+		METRIC_ADD(in->refused, 1);
+		in->fq_wait = 1;
+		t->waiters = 1;
+		input_pause(in);
+	}
+	filter_thread_publish(t);   /* so that what frees room is under way */
+	return -EAGAIN;
+}
+
 int filter_thread_push(struct filter_thread *t, struct input *in, struct filter_chain *ch, int64_t ts,
 		       const char *json, size_t len, int kept)
 {
 	size_t rs = rec_size(len);
-	int cannot_wait = (in->mod->flags & INPUT_CANNOT_WAIT) && !kept;
 	t->local.err = 0;
-	if ((t->away && t->away + rs > FT_QUEUE_BYTES) || len > UINT32_MAX || sbuf_reserve(&t->local, rs) < 0) {
-		if (cannot_wait) {
-			METRIC_ADD(in->dropped, 1);
-		} else {
-			METRIC_ADD(in->refused, 1);
-			in->fq_wait = 1;
-			t->waiters = 1;
-			input_pause(in);
-		}
-		filter_thread_publish(t);
-		return -EAGAIN;
-	}
+	if ((t->away && t->away + rs > FT_QUEUE_BYTES) || len > UINT32_MAX || sbuf_reserve(&t->local, rs) < 0)
+		return filter_thread_refuse(t, in, kept);
 	struct ft_rec r = { in, ch, in->name, in->tag, ts, ++in->fq_pushed, (uint32_t)len, (uint32_t)rs,
 			    (uint8_t)kept, 0 };
 	char *dst = t->local.p + t->local.len;

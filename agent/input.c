@@ -33,6 +33,22 @@ int input_offer(struct input *in, int64_t ts_ms, const char *json, size_t len)
 	return pipeline_emit(in->p, in, ts_ms, json, len, 1);
 }
 
+/* *buf (capacity *cap) becomes a copy of src[0..len). 0, or -ENOMEM with
+ * *buf unchanged. */
+static int bytes_set(uint8_t **buf, size_t *cap, size_t *blen, const void *src, size_t len)
+{
+	if (len > *cap || !*buf) {
+		uint8_t *p = realloc(*buf, len ? len : 1);
+		if (!p)
+			return -ENOMEM;
+		*buf = p;
+		*cap = len;
+	}
+	memcpy(*buf, src, len);
+	*blen = len;
+	return 0;
+}
+
 void input_set_position(struct input *in, const void *pos, size_t len)
 {
 	if (len > INPUT_POSITION_MAX) {
@@ -43,15 +59,8 @@ void input_set_position(struct input *in, const void *pos, size_t len)
 		/* Events before it are with the filter thread: the position waits
 		 * for the last of them (agent/filter_internal.h). A newer one
 		 * replaces it: it covers the same events and more. */
-		if (len > in->fq_pos_cap || !in->fq_pos) {
-			uint8_t *p = realloc(in->fq_pos, len ? len : 1);
-			if (!p)
-				return;  /* keeps the older position: re-read, never skip */
-			in->fq_pos = p;
-			in->fq_pos_cap = len;
-		}
-		memcpy(in->fq_pos, pos, len);
-		in->fq_pos_len = len;
+		if (bytes_set(&in->fq_pos, &in->fq_pos_cap, &in->fq_pos_len, pos, len) < 0)
+			return;  /* keeps the older position: re-read, never skip */
 		in->fq_pos_seq = in->fq_pushed;
 		in->fq_pos_set = 1;
 		return;
@@ -63,19 +72,10 @@ void input_apply_position(struct input *in, const void *pos, size_t len)
 {
 	/* Under mu: the status thread shows it. */
 	pthread_mutex_lock(&in->p->mu);
-	if (len > in->pos_cap || !in->pos) {
-		uint8_t *p = realloc(in->pos, len ? len : 1);
-		if (!p) {
-			pthread_mutex_unlock(&in->p->mu);
-			return;  /* keeps the older position: re-read, never skip */
-		}
-		in->pos = p;
-		in->pos_cap = len;
-	}
-	memcpy(in->pos, pos, len);
-	in->pos_len = len;
+	int rc = bytes_set(&in->pos, &in->pos_cap, &in->pos_len, pos, len);
 	pthread_mutex_unlock(&in->p->mu);
-	pipeline_position(in->p, in);
+	if (rc == 0)
+		pipeline_position(in->p, in);   /* else the older one stays: re-read, never skip */
 }
 
 int input_checkpoint(struct input *in, void *buf, size_t cap)

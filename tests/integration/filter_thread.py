@@ -10,8 +10,9 @@
   the order offered.
 - A full ring with events queued at the thread: the input waits, nothing is
   lost or doubled when the output comes back.
-- SIGHUP that changes a filter while events are flowing: every event once,
-  in order, the ones after it changed.
+- SIGHUP that changes a filter while events are flowing, and one that
+  removes every filter: every event once, in order, the ones after it
+  changed.
 - A kubernetes filter in the set (it may make inputs wait): the chains run
   on the event loop, and the log says so."""
 import json
@@ -174,40 +175,55 @@ seen, nlines, bad = agentlib.sequences([os.path.join(blocker, "events.ndjson")])
 testlib.ok(len(seen) == B and set(seen) == set(range(1, B + 1)) and max(seen.values()) == 1 and bad == 0,
            "nothing lost, nothing twice: 1..%d exactly once" % B)
 
-# --- SIGHUP that changes a filter while events flow ----------------------------------------
-d = testlib.tmpdir()
+# --- SIGHUP while events flow: one that changes a filter, one that removes them all ----------
 R = 200000
-conf = """data_dir: {dir}/data
+
+
+def reload_midstream(what, rate, before, after, value_before, value_after):
+    """R events from generate at rate, through the filters `before`; SIGHUP to
+    `after` once 20000 are out. Every event once, in order, with
+    value_before in "stage" up to a switch and value_after from it on."""
+    d = testlib.tmpdir()
+    conf = """data_dir: {dir}/data
 http: { listen: 127.0.0.1:{port} }
 inputs:
-  - { type: generate, count: %d, rate: 100000 }
-filters:
-  - type: modify
-    set: { stage: STAGE }
-outputs:
+  - { type: generate, count: %d, rate: %d, size: 30 }
+FILTERSoutputs:
   - type: file
     path: {dir}/out.ndjson
     rotate_bytes: 0
-""" % R
-a = agentlib.Agent(d, conf.replace("STAGE", "before"), "reload")
-testlib.ok(a.start(), "agent with a generate input at 100k/s through a chain")
-testlib.wait_for(lambda: (a.metric("logship_output_events_total", output="file") or 0) > 20000, timeout=30)
-a.set_config(conf.replace("STAGE", "after"))
-a.signal(signal.SIGHUP)
-testlib.ok(testlib.wait_for(lambda: "reloaded:" in a.log_text(), timeout=20), "SIGHUP mid-stream: reloaded")
-n = a.wait_metric("logship_output_events_total", R, timeout=120, output="file")
-testlib.ok(n == R, "all %d events shipped across the reload (%s)" % (R, n))
-testlib.ok(a.stop() == 0, "SIGTERM: exit 0")
-stages, seqs = [], []
-with open(os.path.join(d, "out.ndjson")) as f:
-    for line in f:
-        e = json.loads(line)
-        stages.append(e.get("stage"))
-        seqs.append(e.get("event", {}).get("sequence"))
-testlib.ok(seqs == list(range(1, R + 1)), "every event once, in order, across the reload")
-switch = stages.index("after") if "after" in stages else -1
-testlib.ok(0 < switch and all(s == "before" for s in stages[:switch]) and all(s == "after" for s in stages[switch:]),
-           "events before the reload have the old value, after it the new one (switch at %d)" % switch)
+""" % (R, rate)
+    a = agentlib.Agent(d, conf.replace("FILTERS", before), "reload")
+    testlib.ok(a.start(), "%s: agent with a generate input (rate %d) through a chain" % (what, rate))
+    testlib.wait_for(lambda: (a.metric("logship_output_events_total", output="file") or 0) > 20000, timeout=30)
+    a.set_config(conf.replace("FILTERS", after))
+    a.signal(signal.SIGHUP)
+    testlib.ok(testlib.wait_for(lambda: "reloaded:" in a.log_text(), timeout=20), "%s: reloaded mid-stream" % what)
+    n = a.wait_metric("logship_output_events_total", R, timeout=120, output="file")
+    testlib.ok(n == R, "%s: all %d events shipped across the reload (%s)" % (what, R, n))
+    testlib.ok(a.stop() == 0, "%s: SIGTERM: exit 0" % what)
+    stages, seqs = [], []
+    with open(os.path.join(d, "out.ndjson")) as f:
+        for line in f:
+            e = json.loads(line)
+            stages.append(e.get("stage"))
+            seqs.append(e.get("event", {}).get("sequence"))
+    testlib.ok(seqs == list(range(1, R + 1)), "%s: every event once, in order, across the reload" % what)
+    switch = stages.index(value_after) if value_after in stages else -1
+    testlib.ok(0 < switch and all(s == value_before for s in stages[:switch])
+               and all(s == value_after for s in stages[switch:]),
+               "%s: events before the reload have the old value, after it the new one (switch at %d)"
+               % (what, switch))
+
+
+def stage(value):
+    return "filters:\n  - { type: modify, set: { stage: %s } }\n" % value
+
+
+reload_midstream("SIGHUP that changes a filter", 100000, stage("before"), stage("after"), "before", "after")
+# Events still at the thread when the chain goes: the input's next ones
+# wait for them (order) and are resumed once they are back.
+reload_midstream("SIGHUP that removes every filter", 0, stage("chained"), "", "chained", None)
 
 # --- a filter that may wait keeps the chains on the loop ------------------------------------
 d = testlib.tmpdir()
