@@ -7,6 +7,7 @@
  * json's `message`) is decoded, checked and its members collected in one
  * pass (fuse_decode) when the root is first indexed. */
 #include "agent/event.h"
+#include "agent/event_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -65,19 +66,6 @@ const char *event_json(const struct event *ev, size_t *len)
 /* --- scanning --------------------------------------------------------------------- */
 
 /* (blanks and strings: common/json_scan.h, shared with common/json_path.c) */
-
-/* sbuf_put inline for the room a builder reserved up front (falls back
- * to sbuf_put, which grows the buffer, when it is short). */
-static inline void put(struct sbuf *t, const void *s, size_t n)
-{
-	if (t->len + n <= t->cap && !t->err) {
-		if (n)
-			memcpy(t->p + t->len, s, n);   /* s may be NULL when n is 0 */
-		t->len += n;
-		return;
-	}
-	sbuf_put(t, s, n);
-}
 
 /* p at an opening quote: the position after the closing one, or NULL if
  * the string is not valid JSON (a raw control byte, a bad escape). *esc
@@ -521,7 +509,7 @@ static int root_index_build(struct event *ev, struct idx_hook *h);
 /* The root's member index: built by one scan on first use, then kept up to
  * date by idx_update as the text changes (or dropped, to be rebuilt). It
  * is a cache, so it is built through a const event. */
-static int root_index(const struct event *cev)
+int ev_root_index(const struct event *cev)
 {
 	struct event *ev = (struct event *)cev;
 	if (ev->ridx_state)
@@ -693,7 +681,7 @@ static int locate_first(const struct event *ev, const char *path, size_t plen, s
 	const struct event_member *fe = NULL;
 	if (!plen)
 		return 0;
-	if (!root_index(ev)) {
+	if (!ev_root_index(ev)) {
 		if (pre)
 			*pre = 1;
 		return find(ev->json, ev->json + ev->len, path, plen, m, 0);
@@ -803,7 +791,7 @@ int event_has(const struct event *ev, const char *path)
 int event_root_lacks(const struct event *ev, const char *prefix)
 {
 	size_t n = strlen(prefix);
-	if (!n || !root_index(ev))
+	if (!n || !ev_root_index(ev))
 		return 0;
 	const char *base = ev->json;
 	for (size_t i = 0; i < ev->nridx; i++) {
@@ -930,7 +918,7 @@ static int obj_empty(const char *o, const char *oe)
 }
 
 /* Swaps tmp in as the text. */
-static int take_tmp(struct event *ev)
+int ev_take_tmp(struct event *ev)
 {
 	if (ev->tmp.err)
 		return -ENOMEM;
@@ -1040,10 +1028,10 @@ int event_set_json(struct event *ev, const char *path, const char *json, size_t 
 	t->err = 0;
 	if (sbuf_reserve(t, ev->len + len + 2 * (plen - cut) + 16) < 0)
 		return -ENOMEM;
-	put(t, ev->json, at);
+	ev_put(t, ev->json, at);
 	size_t grown = put_nested(ev, o, oe, path + cut, plen - cut, json, len);
-	put(t, ev->json + at, ev->len - at);
-	int rc = take_tmp(ev);
+	ev_put(t, ev->json + at, ev->len - at);
+	int rc = ev_take_tmp(ev);
 	if (rc == 0)
 		idx_update(ev, at, at, grown);
 	return rc;
@@ -1056,7 +1044,13 @@ static size_t put_nested(struct event *ev, const char *o, const char *oe, const 
 	struct sbuf *t = &ev->tmp;
 	size_t start = t->len;
 	if (!obj_empty(o, oe))
-		put(t, ",", 1);
+		ev_put(t, ",", 1);
+	ev_put_path(t, path, plen, json, len);
+	return t->len - start;
+}
+
+void ev_put_path(struct sbuf *t, const char *path, size_t plen, const char *json, size_t len)
+{
 	size_t depth = 0;
 	const char *seg = path, *pend = path + plen;
 	for (;;) {
@@ -1065,14 +1059,13 @@ static size_t put_nested(struct event *ev, const char *o, const char *oe, const 
 		put_key(t, seg, n);
 		if (!dot)
 			break;
-		put(t, "{", 1);
+		ev_put(t, "{", 1);
 		depth++;
 		seg = dot + 1;
 	}
-	put(t, json, len);
+	ev_put(t, json, len);
 	while (depth--)
-		put(t, "}", 1);
-	return t->len - start;
+		ev_put(t, "}", 1);
 }
 
 
@@ -1135,14 +1128,14 @@ static int move_to_end(struct event *ev, const struct member *m, const char *to,
 	t->err = 0;
 	if (sbuf_reserve(t, ev->len + vlen + 2 * tlen + 16) < 0)
 		return -ENOMEM;
-	put(t, ev->json, ra);
-	put(t, ev->json + rb, close - rb);
+	ev_put(t, ev->json, ra);
+	ev_put(t, ev->json + rb, close - rb);
 	/* the root after the removal: empty when the member was its only one */
 	const char *empty = "{}";
 	size_t grown = put_nested(ev, ev->nridx == 1 ? empty : o, ev->nridx == 1 ? empty + 2 : oe, to, tlen, m->val,
 				  vlen);
-	put(t, ev->json + close, ev->len - close);
-	int rc = take_tmp(ev);
+	ev_put(t, ev->json + close, ev->len - close);
+	int rc = ev_take_tmp(ev);
 	if (rc == 0) {
 		/* as the two changes would have: the removal, then the append */
 		idx_update(ev, ra, rb, 0);
@@ -1310,7 +1303,7 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 	if (na == 0)
 		return 0;
 	ssize_t nh;
-	if (!(path && *path) && root_index(ev)) {
+	if (!(path && *path) && ev_root_index(ev)) {
 		/* the root's members are indexed already: no scan */
 		if (ev->nridx > ev->mhave_cap) {
 			void *nv = realloc(ev->mhave, ev->nridx * sizeof(struct mspan));
@@ -1382,20 +1375,20 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 		if (w < 0)
 			continue;
 		if (cut && have[j].v > cut) {
-			put(t, cur, (size_t)(cut - cur));
+			ev_put(t, cur, (size_t)(cut - cur));
 			cur = ev->json + cut_b;
 			cut = NULL;
 		}
-		put(t, cur, (size_t)(have[j].v - cur));
-		put(t, add[w].v, (size_t)(add[w].ve - add[w].v));
+		ev_put(t, cur, (size_t)(have[j].v - cur));
+		ev_put(t, add[w].v, (size_t)(add[w].ve - add[w].v));
 		cur = have[j].ve;
 	}
 	if (cut) {
-		put(t, cur, (size_t)(cut - cur));
+		ev_put(t, cur, (size_t)(cut - cur));
 		cur = ev->json + cut_b;
 	}
 	const char *close = oe - 1;
-	put(t, cur, (size_t)(close - cur));
+	ev_put(t, cur, (size_t)(close - cur));
 	int first = skip >= 0 ? nh == 0 : obj_empty(o, oe);
 	for (ssize_t i = 0; i < na; i++) {
 		if (add[i].act != 0)
@@ -1404,19 +1397,19 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 			sbuf_putc(t, ',');
 		first = 0;
 		add[i].at = t->len;
-		put(t, add[i].k, (size_t)(add[i].ve - add[i].k));
+		ev_put(t, add[i].k, (size_t)(add[i].ve - add[i].k));
 	}
-	put(t, close, (size_t)(ev->json + ev->len - close));
+	ev_put(t, close, (size_t)(ev->json + ev->len - close));
 	if (t->err)
 		return -ENOMEM;
 	size_t o_off = (size_t)(o - ev->json), oe_off = (size_t)(oe - ev->json), grown = t->len - ev->len;
 	if (path && *path) {
-		take_tmp(ev);
+		ev_take_tmp(ev);
 		idx_update(ev, o_off, oe_off, oe_off - o_off + grown);   /* inside one root member */
 		return 0;
 	}
 	merge_index(ev, have, (size_t)nh, add, (size_t)na, cut_a, cut_b);
-	return take_tmp(ev);
+	return ev_take_tmp(ev);
 }
 
 /* --- validating ---------------------------------------------------------------------- */

@@ -118,6 +118,39 @@ int event_merge(struct event *ev, const char *path, const char *obj, size_t len)
  * point into the event's own buffers. */
 int event_merge_checked(struct event *ev, const char *path, const char *obj, size_t len, const char *remove);
 
+/* A batch of changes to root members made in one new text, for a config
+ * whose operations touch distinct root names (filters/modify.c's plan):
+ *   EVENT_OP_REMOVE path        removes the root member keyed path;
+ *   EVENT_OP_MOVE   path -> to  moves that member's value to `to`;
+ *   EVENT_OP_PUT    path = json writes json at path;
+ * a dotted to or PUT path is written as nested objects, at the end of the
+ * root. The text is then exactly what event_move, event_set_json and
+ * event_remove give, called one after the other in the order of ops: the
+ * caller makes sure that every path and to is valid (a.b.c, no empty
+ * segment) and that their first segments (up to the first dot) all differ;
+ * the batch checks, per event, that the root is compact (no blank between
+ * members, nothing around the braces, no escaped key) and that no root key
+ * shares a first segment with an op except a REMOVE or MOVE path's single
+ * exact key. 1 done; 0 the event does not fit (nothing changed: run the
+ * ops one by one); -ENOMEM. At most EVENT_OPS_MAX ops. */
+enum event_op_kind { EVENT_OP_REMOVE, EVENT_OP_MOVE, EVENT_OP_PUT };
+struct event_op {
+	enum event_op_kind kind;
+	const char *path, *to;            /* REMOVE, MOVE: the root key; PUT: where; MOVE: to */
+	size_t plen, pseg, tseg;          /* pseg, tseg: first segments' lengths */
+	/* PUT: the whole new member, "a":{"b":json}; MOVE: the new member's
+	 * text before the value, "a":{"b":, and `close` braces after it */
+	struct sbuf text;
+	size_t close;
+};
+#define EVENT_OPS_MAX 32
+/* Fills op: path, and for MOVE the path to (both kept by reference: they
+ * must outlive op), for PUT the value json[0..jlen). 0 or -ENOMEM. */
+int event_op_init(struct event_op *op, enum event_op_kind kind, const char *path, const char *to,
+		  const char *json, size_t jlen);
+void event_op_free(struct event_op *op);
+int event_batch(struct event *ev, const struct event_op *ops, size_t n);
+
 /* Validates that json[0..len) is one JSON value (RFC 8259) with nesting no
  * deeper than 64: 1 if so. Used before splicing text a filter did not write. */
 int event_json_valid(const char *json, size_t len);

@@ -63,6 +63,10 @@ struct modify {
 	size_t nrename, ncopy, nset, nadd;
 	struct mod_group *groups;
 	size_t ngroups;
+	/* The ops as one event_batch when they touch distinct root names (no
+	 * copy, no template): nplan 0 when they do not. */
+	struct event_op plan[EVENT_OPS_MAX];
+	size_t nplan;
 	const struct cfg_strlist *remove;
 	_Atomic uint64_t *failed;
 	struct sbuf val;
@@ -191,11 +195,74 @@ static int groups_make(struct modify *m)
 	return 0;
 }
 
+/* Fills m->plan when event_batch can run the whole modify: no copy (its
+ * source stays, and may share a name with anything), no template (it reads
+ * the event between ops), and no two ops' paths with the same first
+ * segment (a grouped set counts once, by its parent). Else nplan stays 0.
+ * 0, or -ENOMEM. */
+static int plan_make(struct modify *m, const struct cfg_strlist *remove)
+{
+	struct spec { enum event_op_kind kind; const char *path, *to, *json; size_t jlen; } v[EVENT_OPS_MAX];
+	size_t n = 0;
+	if (m->ncopy)
+		return 0;
+	for (size_t i = 0; i < m->nrename; i++) {
+		if (n == EVENT_OPS_MAX)
+			return 0;
+		v[n++] = (struct spec){ EVENT_OP_MOVE, m->rename[i].from, m->rename[i].path, NULL, 0 };
+	}
+	const struct mod_op *lists[2] = { m->set, m->add };
+	size_t counts[2] = { m->nset, m->nadd };
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0, g = 0; i < counts[l]; i++) {
+			const struct mod_op *o = &lists[l][i];
+			if (o->tmpl || n == EVENT_OPS_MAX)
+				return 0;
+			if (l == 0 && g < m->ngroups && m->groups[g].first == i) {
+				const struct mod_group *gr = &m->groups[g++];
+				v[n++] = (struct spec){ EVENT_OP_PUT, gr->parent, NULL, gr->obj.p, gr->obj.len };
+				i += gr->n - 1;
+				continue;
+			}
+			/* an add lands only where the field is absent: where the
+			 * batch applies, nothing shares its first segment, so it is */
+			v[n++] = (struct spec){ EVENT_OP_PUT, o->path, NULL, o->json, o->json_len };
+		}
+	for (size_t i = 0; i < remove->n; i++) {
+		if (n == EVENT_OPS_MAX)
+			return 0;
+		v[n++] = (struct spec){ EVENT_OP_REMOVE, remove->v[i], NULL, NULL, 0 };
+	}
+	/* every name an op reads or writes, by first segment */
+	const char *names[2 * EVENT_OPS_MAX];
+	size_t nn = 0;
+	for (size_t i = 0; i < n; i++) {
+		names[nn++] = v[i].path;
+		if (v[i].to)
+			names[nn++] = v[i].to;
+	}
+	for (size_t i = 0; i < nn; i++)
+		for (size_t j = i + 1; j < nn; j++) {
+			size_t a = strcspn(names[i], ".");
+			if (a == strcspn(names[j], ".") && !memcmp(names[i], names[j], a))
+				return 0;
+		}
+	for (size_t i = 0; i < n; i++) {
+		m->nplan = i + 1;   /* freed with the rest on failure */
+		if (event_op_init(&m->plan[i], v[i].kind, v[i].path, v[i].to, v[i].json, v[i].jlen) < 0)
+			return -ENOMEM;
+	}
+	m->nplan = n;
+	return 0;
+}
+
 static void modify_destroy(void *state)
 {
 	struct modify *m = state;
 	if (!m)
 		return;
+	for (size_t i = 0; i < m->nplan; i++)
+		event_op_free(&m->plan[i]);
 	for (size_t i = 0; i < m->ngroups; i++) {
 		free(m->groups[i].parent);
 		sbuf_free(&m->groups[i].obj);
@@ -224,11 +291,13 @@ static int modify_init(struct filter *f, const void *conf, void **state)
 		rc = ops_make(c->add, 0, &m->add, &m->nadd);
 	if (!rc)
 		rc = groups_make(m);
+	m->remove = &c->remove;
+	if (!rc)
+		rc = plan_make(m, m->remove);
 	if (rc < 0) {
 		modify_destroy(m);
 		return rc;
 	}
-	m->remove = &c->remove;
 	/* A write that cannot happen (a scalar where an object is needed). */
 	m->failed = filter_counter(f, "modify_failed");
 	*state = m;
@@ -283,6 +352,8 @@ static void put(struct modify *m, struct event *ev, const struct mod_op *o)
 static int modify_apply(void *state, struct event *ev)
 {
 	struct modify *m = state;
+	if (m->nplan && event_batch(ev, m->plan, m->nplan) == 1)
+		return FILTER_KEEP;
 	for (size_t i = 0; i < m->nrename; i++)
 		move(m, ev, &m->rename[i], 0);
 	for (size_t i = 0; i < m->ncopy; i++)

@@ -603,6 +603,69 @@ static void test_fused_random(void **state)
 /* event_move gives what event_get_raw, event_remove and event_set_json of
  * the value give, one by one: the same rc, the same text, an index that
  * finds what a scan finds; fresh and indexed events. */
+/* event_batch: which events it takes (1) and which it leaves to the ops
+ * one by one (0, text unchanged), and that what it writes is what those ops
+ * write: event_move, event_set_json, event_remove in order. */
+static void test_batch(void **state)
+{
+	(void)state;
+	static const struct { const char *in; int rc; } cases[] = {
+		{ "{\"@timestamp\":\"t\",\"logger\":\"h\",\"msg\":\"GET\",\"trace\":{\"id\":\"1\"}}", 1 },
+		{ "{\"msg\":\"m\"}", 1 },               /* the only member moves */
+		{ "{\"logger\":1}", 1 },                /* the only member goes */
+		{ "{}", 1 },
+		{ "{\"a\":1}", 1 },                     /* nothing to take: only the writes */
+		{ "{\"a\":1, \"msg\":2}", 0 },          /* a blank between members */
+		{ " {\"a\":1}", 0 },                    /* around the braces */
+		{ "{\"a\":1}\n", 0 },
+		{ "{\"m\\u0073g\":1}", 0 },             /* an escaped key */
+		{ "{\"msg\":1,\"msg\":2}", 0 },          /* a repeated key */
+		{ "{\"service\":{\"id\":7}}", 0 },      /* a write's name is there */
+		{ "{\"service.id\":7}", 0 },
+		{ "{\"message\":\"old\",\"msg\":1}", 0 },/* the move's target is there */
+		{ "{\"msg.x\":1}", 0 },                 /* a key under the moved name */
+		{ "{\"logger\":{\"a\":1}}", 1 },        /* a value may be anything */
+		{ "{\"loggers\":1,\"ms\":2,\"servic\":3}", 1 },   /* names that only start alike */
+		{ "{\"p\":1}", 0 },                     /* a nested write's first name is there */
+		{ "[1]", 0 }, { "{\"a\":", 0 },
+	};
+	struct event_op ops[4];
+	assert_int_equal(event_op_init(&ops[0], EVENT_OP_MOVE, "msg", "message", NULL, 0), 0);
+	const char *svc = "{\"name\":\"shop\"}";
+	assert_int_equal(event_op_init(&ops[1], EVENT_OP_PUT, "service", NULL, svc, strlen(svc)), 0);
+	assert_int_equal(event_op_init(&ops[2], EVENT_OP_PUT, "p.q.r", NULL, "[1]", 3), 0);
+	assert_int_equal(event_op_init(&ops[3], EVENT_OP_REMOVE, "logger", NULL, NULL, 0), 0);
+	struct event a = { 0 }, b = { 0 };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *in = cases[i].in;
+		event_begin(&a, "in", NULL, 0, in, strlen(in));
+		int rc = event_batch(&a, ops, 4);
+		size_t la, lb;
+		const char *ja = event_json(&a, &la);
+		if (rc != cases[i].rc)
+			fail_msg("case %zu %s: rc %d, want %d", i, in, rc, cases[i].rc);
+		if (rc == 0) {
+			assert_true(ja == in && la == strlen(in));   /* untouched */
+			continue;
+		}
+		event_begin(&b, "in", NULL, 0, in, strlen(in));
+		event_move(&b, "msg", "message");
+		assert_int_equal(event_set_json(&b, "service", svc, strlen(svc)), 0);
+		assert_int_equal(event_set_json(&b, "p.q.r", "[1]", 3), 0);
+		event_remove(&b, "logger");
+		const char *jb = event_json(&b, &lb);
+		if (la != lb || memcmp(ja, jb, la))
+			fail_msg("case %zu %s:\n batch %.*s\n ops   %.*s", i, in, (int)la, ja, (int)lb, jb);
+		/* the index is rebuilt for what comes next */
+		assert_int_equal(event_has(&a, "service.name"), 1);
+		assert_int_equal(event_has(&a, "logger"), 0);
+	}
+	for (size_t i = 0; i < 4; i++)
+		event_op_free(&ops[i]);
+	event_free(&a);
+	event_free(&b);
+}
+
 static void test_move(void **state)
 {
 	(void)state;
@@ -788,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_fused_table),
 		cmocka_unit_test(test_fused_depth),
 		cmocka_unit_test(test_fused_random),
+		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_move),
 		cmocka_unit_test(test_get_decoded),
 		cmocka_unit_test(test_string_scan_alignment),

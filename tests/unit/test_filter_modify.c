@@ -78,6 +78,56 @@ static void test_grouped_sets(void **state)
 	ftest_free(&t);
 }
 
+/* A modify whose ops touch distinct root names runs as one event_batch
+ * (agent/event_batch.c); a `copy` turns that plan off. So each config runs
+ * twice, as it is and with a copy of an absent field (which does nothing),
+ * and the two must give the same text for every event, whether or not the
+ * event fits the batch: compact or spaced, flat or nested keys, escaped or
+ * repeated keys, an empty root, a member renamed or removed first, last or
+ * alone, a target already there, text that is not an object. */
+static void test_batch_equals_ops(void **state)
+{
+	(void)state;
+	static const char *const confs[] = {
+		"rename: {msg: message}, set: {service.name: shop, service.environment: prod}, remove: [logger]",
+		"rename: {a: x.y.z}, add: {b: 1, c.d: [1, 2]}, remove: [e, f]",
+		"rename: {a: b}",
+		"rename: {a.b: c}, set: {k: v}",
+		"set: {k: 'v\"q'}, remove: [k2, a.b]",
+		"remove: [a]",
+		"set: {s.a: 1, s.b: 2, t: 3}, add: {u.v: 4}, rename: {w: x}",
+	};
+	static const char *const evs[] = {
+		"{\"@timestamp\":\"t\",\"level\":\"info\",\"logger\":\"http\",\"msg\":\"GET /\",\"trace\":{\"id\":\"1\"}}",
+		"{\"msg\":\"m\"}", "{\"logger\":\"l\"}", "{}", "{ }", "{\"a\":1}", "{\"a\":1,\"b\":2}", "{\"b\":2,\"a\":1}",
+		"{\"a\":{\"b\":1},\"c\":3}", "{\"a.b\":1,\"z\":0}", "{\"a\":1,\"a\":2}", "{\"x\":{\"y\":1}}", "{\"x.y\":0,\"a\":9}",
+		"{\"k\":\"old\",\"k2\":1,\"e\":[1],\"f\":null,\"a\":\"s\"}", "{\"a\": 1, \"e\": 2}", "{\"a\":1 ,\"e\":2}",
+		" {\"a\":1}", "{\"a\":1}\n", "{\"\\u0061\":1,\"e\":2}", "{\"service\":{\"id\":7},\"msg\":\"m\"}",
+		"{\"service.name\":\"old\",\"logger\":\"x\"}", "{\"s\":1,\"t\":2,\"u\":{},\"w\":\"w\"}", "{\"\":1,\"a\":2}",
+		"{\"w\":{\"deep\":[{\"x\":1}]},\"t\":null}", "[1,2]", "{\"a\":", "not json", "",
+	};
+	for (size_t i = 0; i < sizeof(confs) / sizeof(confs[0]); i++) {
+		char item[512];
+		struct ftest a, b;
+		snprintf(item, sizeof(item), "{type: modify, %s}", confs[i]);
+		ftest_new(&a, item);
+		snprintf(item, sizeof(item), "{type: modify, %s, copy: {zz_absent: zz_also_absent}}", confs[i]);
+		ftest_new(&b, item);
+		for (size_t j = 0; j < sizeof(evs) / sizeof(evs[0]); j++) {
+			char *ga, *gb;
+			ftest_run(&a, evs[j], &ga);
+			ftest_run(&b, evs[j], &gb);
+			if (strcmp(ga, gb) != 0)
+				fail_msg("modify %s\nevent %s\n batch %s\n ops   %s", confs[i], evs[j], ga, gb);
+			free(ga);
+			free(gb);
+		}
+		assert_int_equal(filter_instance_stat(a.f, "modify_failed"), filter_instance_stat(b.f, "modify_failed"));
+		ftest_free(&a);
+		ftest_free(&b);
+	}
+}
+
 static void test_cannot_write(void **state)
 {
 	(void)state;
@@ -116,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_ops),
 		cmocka_unit_test(test_templates_and_env),
 		cmocka_unit_test(test_grouped_sets),
+		cmocka_unit_test(test_batch_equals_ops),
 		cmocka_unit_test(test_cannot_write),
 		cmocka_unit_test(test_bad_configs),
 	};

@@ -1,0 +1,142 @@
+/* See event.h (event_batch). One walk of the root index decides whether
+ * the batch applies and which members go; one write builds the new text:
+ * "{", the kept members in order (runs of them copied whole), each op's new
+ * member in op order, "}". Why that is the text the ops give one by one:
+ * on a compact root, a REMOVE or MOVE cuts its member and one comma beside
+ * it (event.c's removal_span), leaving the others joined by single commas;
+ * a MOVE or PUT has no root key on its way, so event_set_json builds it at
+ * the root's end, nested as the path says; and since no two ops share a
+ * first segment, no op ever sees what another one wrote or took. */
+#include <errno.h>
+
+#include "agent/event_internal.h"
+
+static size_t seg_len(const char *s)
+{
+	return strcspn(s, ".");
+}
+
+int event_op_init(struct event_op *op, enum event_op_kind kind, const char *path, const char *to,
+		  const char *json, size_t jlen)
+{
+	*op = (struct event_op){ .kind = kind, .path = path, .to = to, .plen = strlen(path) };
+	op->pseg = seg_len(path);
+	op->tseg = to ? seg_len(to) : 0;
+	if (kind == EVENT_OP_PUT) {
+		ev_put_path(&op->text, path, op->plen, json, jlen);
+	} else if (kind == EVENT_OP_MOVE) {
+		ev_put_path(&op->text, to, strlen(to), "", 0);
+		for (const char *d = to; (d = strchr(d, '.')); d++)
+			op->close++;
+		op->text.len -= op->close;   /* the braces go after the value */
+	}
+	return op->text.err ? -ENOMEM : 0;
+}
+
+void event_op_free(struct event_op *op)
+{
+	sbuf_free(&op->text);
+}
+
+/* Whether the plain key k[0..kl) is seg[0..sl) or starts with "seg.". */
+static inline int seg_of(const char *seg, size_t sl, const char *k, size_t kl)
+{
+	return k[0] == seg[0] && kl >= sl && (kl == sl || k[sl] == '.') && !memcmp(k, seg, sl);
+}
+
+int event_batch(struct event *ev, const struct event_op *ops, size_t nops)
+{
+	if (nops > EVENT_OPS_MAX || !ev_root_index(ev))
+		return 0;
+	const char *base = ev->json;
+	const struct event_member *idx = ev->ridx;
+	size_t n = ev->nridx;
+	if (ev->len < 2 || base[0] != '{' || base[ev->len - 1] != '}')
+		return 0;
+	size_t hit[EVENT_OPS_MAX];   /* REMOVE, MOVE: 1 + its member's index; 0 absent */
+	memset(hit, 0, nops * sizeof(*hit));
+	size_t next = 1;                     /* where a compact root's next key starts */
+	for (size_t i = 0; i < n; i++) {
+		const struct event_member *e = &idx[i];
+		if (e->esc || e->k != next || base[e->ve] != (i + 1 < n ? ',' : '}'))
+			return 0;
+		next = e->ve + 1;
+		const char *k = base + e->k + 1;
+		size_t kl = e->ke - e->k - 2;
+		if (!kl)
+			continue;   /* "": no op's name */
+		for (size_t j = 0; j < nops; j++) {
+			const struct event_op *o = &ops[j];
+			if (o->kind == EVENT_OP_MOVE && seg_of(o->to, o->tseg, k, kl))
+				return 0;
+			if (!seg_of(o->path, o->pseg, k, kl))
+				continue;
+			if (o->kind == EVENT_OP_PUT || hit[j] || kl != o->plen || memcmp(k, o->path, kl))
+				return 0;
+			hit[j] = i + 1;
+		}
+	}
+	if (n ? next != ev->len : ev->len != 2)
+		return 0;
+	/* the members that go, in text order, and the room the new text needs */
+	size_t gone[EVENT_OPS_MAX], ng = 0, room = ev->len + 2;
+	int writes = 0;
+	for (size_t j = 0; j < nops; j++) {
+		const struct event_op *o = &ops[j];
+		if (o->kind == EVENT_OP_PUT) {
+			room += o->text.len + 1;
+			writes = 1;
+			continue;
+		}
+		if (!hit[j])
+			continue;
+		size_t g = ng++;
+		for (; g > 0 && gone[g - 1] > hit[j] - 1; g--)
+			gone[g] = gone[g - 1];
+		gone[g] = hit[j] - 1;
+		if (o->kind == EVENT_OP_MOVE) {
+			room += o->text.len + o->close + 1;
+			writes = 1;
+		}
+	}
+	if (!ng && !writes)
+		return 1;   /* nothing to remove, nothing to write */
+	struct sbuf *t = &ev->tmp;
+	t->len = 0;
+	t->err = 0;
+	if (sbuf_reserve(t, room) < 0)
+		return -ENOMEM;
+	ev_put(t, "{", 1);
+	int any = 0;
+	for (size_t g = 0, from = 0; g <= ng; g++) {
+		size_t upto = g < ng ? gone[g] : n;   /* members [from, upto) stay */
+		if (upto > from) {
+			if (any)
+				ev_put(t, ",", 1);
+			ev_put(t, base + idx[from].k, idx[upto - 1].ve - idx[from].k);
+			any = 1;
+		}
+		from = upto + 1;
+	}
+	for (size_t j = 0; j < nops; j++) {
+		const struct event_op *o = &ops[j];
+		if (o->kind == EVENT_OP_REMOVE || (o->kind == EVENT_OP_MOVE && !hit[j]))
+			continue;
+		if (any)
+			ev_put(t, ",", 1);
+		ev_put(t, o->text.p, o->text.len);
+		if (o->kind == EVENT_OP_MOVE) {
+			const struct event_member *e = &idx[hit[j] - 1];
+			ev_put(t, base + e->v, e->ve - e->v);
+			for (size_t c = 0; c < o->close; c++)
+				ev_put(t, "}", 1);
+		}
+		any = 1;
+	}
+	ev_put(t, "}", 1);
+	int rc = ev_take_tmp(ev);
+	if (rc < 0)
+		return rc;
+	ev->ridx_state = 0;   /* rebuilt by one scan if a later filter needs it */
+	return 1;
+}
