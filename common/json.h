@@ -17,6 +17,9 @@
 void json_put_string(struct sbuf *b, const char *s, size_t n);
 /* The same, without the surrounding quotes. */
 void json_put_escaped(struct sbuf *b, const char *s, size_t n);
+/* 1 if s[0..n) is valid UTF-8 (as json_put_string judges it: such text
+ * comes back byte for byte from its escaped form), else 0. */
+int json_utf8_valid(const char *s, size_t n);
 
 /* "2026-11-24T23:41:07.123Z" (24 characters, no quotes) into out[32];
  * returns the length. Caches the calendar part per second, per thread. */

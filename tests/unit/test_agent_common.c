@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/backoff.h"
@@ -38,6 +39,93 @@ static void test_json_escape(void **state)
 	check_escape("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""); /* surrogate */
 	check_escape("\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
 	check_escape("ab\xe2\x82", 4, "\"ab\\ufffd\\ufffd\"");        /* truncated at the end */
+}
+
+/* Reference escaper, one byte at a time (RFC 8259; UTF-8 by RFC 3629's
+ * table), against which the fast one (SSE2 scan, runs copied whole) is
+ * checked on strings long enough for its 16-byte loads, with every kind of
+ * byte at every offset; and json_utf8_valid against the same table. */
+static size_t ref_utf8(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	if (!len || n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+	    (c == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return len;
+}
+
+static int ref_escape(const unsigned char *s, size_t n, struct sbuf *b)
+{
+	int valid = 1;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		char e[8];
+		if (c == '"' || c == '\\') {
+			e[0] = '\\';
+			e[1] = (char)c;
+			sbuf_put(b, e, 2);
+		} else if (c < 0x20) {
+			const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b' ? "\\b"
+					   : c == '\f' ? "\\f" : NULL;
+			if (named) {
+				sbuf_puts(b, named);
+			} else {
+				snprintf(e, sizeof(e), "\\u%04x", c);
+				sbuf_puts(b, e);
+			}
+		} else if (c < 0x80) {
+			sbuf_putc(b, (char)c);
+		} else {
+			size_t u = ref_utf8(s + i, n - i);
+			if (u) {
+				sbuf_put(b, s + i, u);
+				i += u;
+				continue;
+			}
+			sbuf_puts(b, "\\ufffd");
+			valid = 0;
+		}
+		i++;
+	}
+	return valid;
+}
+
+static void test_json_escape_fast(void **state)
+{
+	(void)state;
+	static const char *const pieces[] = { "a", "plain text ", "\"", "\\", "\n", "\x01", "\x1f", "\x7f",
+					      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\x80",
+					      "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "0123456789abcdef" };
+	uint64_t seed = 42;
+	struct sbuf in = { 0 }, got = { 0 }, want = { 0 };
+	for (int round = 0; round < 20000; round++) {
+		sbuf_reset(&in);
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		size_t parts = (size_t)(seed >> 59);
+		for (size_t k = 0; k < parts; k++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			sbuf_puts(&in, pieces[(seed >> 33) % (sizeof(pieces) / sizeof(pieces[0]))]);
+		}
+		sbuf_reset(&got);
+		sbuf_reset(&want);
+		sbuf_puts(&got, "x");   /* appends after what is there */
+		sbuf_puts(&want, "x");
+		json_put_escaped(&got, in.p ? in.p : "", in.len);
+		int valid = ref_escape((const unsigned char *)(in.p ? in.p : ""), in.len, &want);
+		if (got.len != want.len || memcmp(got.p, want.p, got.len))
+			fail_msg("round %d: %zu bytes in\n got  %.*s\n want %.*s", round, in.len, (int)got.len, got.p,
+				 (int)want.len, want.p);
+		assert_int_equal(json_utf8_valid(in.p ? in.p : "", in.len), valid);
+	}
+	sbuf_free(&in);
+	sbuf_free(&got);
+	sbuf_free(&want);
 }
 
 static void test_json_time(void **state)
@@ -104,6 +192,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_json_escape_fast),
 		cmocka_unit_test(test_json_time),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_metrics_text),
