@@ -30,7 +30,87 @@ void event_begin(struct event *ev, const char *input, const char *tag, int64_t t
 	ev->buf.err = ev->tmp.err = 0;
 	ev->ridx_state = 0;
 	ev->fz_obj = NULL;
+	ev->ln_lazy = 0;
 	sbuf_reset(&ev->scratch);
+}
+
+void event_begin_line(struct event *ev, const char *input, const char *tag, int64_t ts_ms, const char *head,
+		      size_t hlen, const char *msg, size_t mlen, const char *tail, size_t tlen)
+{
+	event_begin(ev, input, tag, ts_ms, NULL, 0);
+	ev->ln_head = head;
+	ev->ln_hlen = hlen;
+	ev->ln_msg = msg;
+	ev->ln_mlen = mlen;
+	ev->ln_tail = tail;
+	ev->ln_tlen = tlen;
+	ev->ln_lazy = 1;
+}
+
+/* The text of a line event: head, the escaped line, tail. Out of memory,
+ * the message is lost (as an input loses a line it cannot hold), and
+ * without even that much memory the event becomes {}. */
+void ev_write_line(struct event *ev)
+{
+	struct sbuf *b = &ev->buf;
+	ev->ln_lazy = 0;
+	b->len = 0;
+	b->err = 0;
+	if (sbuf_reserve(b, ev->ln_hlen + ev->ln_mlen + ev->ln_tlen + 2) == 0) {
+		sbuf_put(b, ev->ln_head, ev->ln_hlen);
+		json_put_string(b, ev->ln_msg, ev->ln_mlen);
+		sbuf_put(b, ev->ln_tail, ev->ln_tlen);
+		if (b->err) {
+			b->len = 0;
+			b->err = 0;
+			sbuf_put(b, ev->ln_head, ev->ln_hlen);
+			sbuf_put(b, "\"\"", 2);
+			sbuf_put(b, ev->ln_tail, ev->ln_tlen);
+		}
+	}
+	ev->json = b->err || !b->p ? "{}" : b->p;
+	ev->len = b->err || !b->p ? 2 : b->len;
+	ev->ridx_state = 0;
+	ev->fz_obj = NULL;
+}
+
+int event_parse_line(struct event *ev, const char *field, const char *target)
+{
+	static const char key[] = "\"message\":";
+	size_t kl = sizeof(key) - 1, hl = ev->ln_hlen, tn = ev->ln_tlen;
+	if (!ev->ln_lazy || strcmp(field, "message") || hl < kl + 1 || memcmp(ev->ln_head + hl - kl, key, kl) ||
+	    !json_utf8_valid(ev->ln_msg, ev->ln_mlen))
+		return 1;
+	/* the text without the message: the member and one comma beside it
+	 * go, as event_remove takes it out of a compact root */
+	const char *h = ev->ln_head, *tl = ev->ln_tail;
+	hl -= kl;
+	if (tn && tl[0] == ',') {
+		tl++;
+		tn--;
+	} else if (h[hl - 1] == ',') {
+		hl--;
+	}
+	struct sbuf *b = &ev->buf;
+	b->len = 0;
+	b->err = 0;
+	sbuf_put(b, h, hl);
+	sbuf_put(b, tl, tn);
+	if (b->err)
+		return -ENOMEM;   /* still the line */
+	ev->ln_lazy = 0;
+	ev->json = b->p;
+	ev->len = b->len;
+	ev->ridx_state = 0;
+	ev->fz_obj = NULL;
+	int rc = event_merge_checked(ev, target, ev->ln_msg, ev->ln_mlen, NULL);
+	if (rc == -EBADMSG || rc == -EDOM || rc == -ENOMEM) {
+		ev->ln_lazy = 1;    /* back to the line, message and all */
+		ev->json = NULL;
+		ev->len = 0;
+		ev->ridx_state = 0;
+	}
+	return rc;
 }
 
 void event_free(struct event *ev)
@@ -48,6 +128,7 @@ void event_free(struct event *ev)
 	ev->madd = ev->mhave = NULL;
 	ev->madd_cap = ev->mhave_cap = 0;
 	ev->fz_obj = NULL;   /* its members were in madd */
+	ev->ln_lazy = 0;
 	ev->json = NULL;
 	ev->len = 0;
 }
@@ -59,6 +140,7 @@ void event_set_time(struct event *ev, int64_t ts_ms) { ev->ts_ms = ts_ms; }
 
 const char *event_json(const struct event *ev, size_t *len)
 {
+	ev_ready(ev);
 	*len = ev->len;
 	return ev->json;
 }
@@ -511,6 +593,7 @@ static int root_index_build(struct event *ev, struct idx_hook *h);
  * is a cache, so it is built through a const event. */
 int ev_root_index(const struct event *cev)
 {
+	ev_ready(cev);
 	struct event *ev = (struct event *)cev;
 	if (ev->ridx_state)
 		return ev->ridx_state > 0;
@@ -741,6 +824,7 @@ static int locate(const struct event *ev, const char *path, size_t plen, struct 
 
 int event_get_raw(const struct event *ev, const char *path, const char **val, size_t *len)
 {
+	ev_ready(ev);
 	struct member m;
 	if (!locate(ev, path, strlen(path), &m))
 		return -ENOENT;
@@ -752,6 +836,7 @@ int event_get_raw(const struct event *ev, const char *path, const char **val, si
 int event_get_decoded(struct event *ev, const char *path, const char **val, size_t *len, struct sbuf *out,
 		      int *decoded)
 {
+	ev_ready(ev);
 	size_t plen = strlen(path), start = out->len;
 	struct idx_hook h = { path, plen, out, 0, 0 };
 	*decoded = 0;
@@ -784,12 +869,14 @@ int event_get_decoded(struct event *ev, const char *path, const char **val, size
 
 int event_has(const struct event *ev, const char *path)
 {
+	ev_ready(ev);
 	struct member m;
 	return locate(ev, path, strlen(path), &m);
 }
 
 int event_root_lacks(const struct event *ev, const char *prefix)
 {
+	ev_ready(ev);
 	size_t n = strlen(prefix);
 	if (!n || !ev_root_index(ev))
 		return 0;
@@ -808,6 +895,7 @@ int event_root_lacks(const struct event *ev, const char *prefix)
 
 ssize_t event_get_str(const struct event *ev, const char *path, char *buf, size_t cap)
 {
+	ev_ready(ev);
 	struct member m;
 	if (!cap || !locate(ev, path, strlen(path), &m))
 		return -ENOENT;
@@ -832,6 +920,7 @@ ssize_t event_get_str(const struct event *ev, const char *path, char *buf, size_
 
 int event_get_sbuf(const struct event *ev, const char *path, struct sbuf *out)
 {
+	ev_ready(ev);
 	struct member m;
 	if (!locate(ev, path, strlen(path), &m))
 		return 0;
@@ -908,6 +997,7 @@ static int splice(struct event *ev, size_t a, size_t b, const char *ins, size_t 
 
 int event_set_text(struct event *ev, const char *json, size_t len)
 {
+	ev_ready(ev);
 	return splice(ev, 0, ev->len, json, len);
 }
 
@@ -986,6 +1076,7 @@ static size_t put_nested(struct event *ev, const char *o, const char *oe, const 
 
 int event_set_json(struct event *ev, const char *path, const char *json, size_t len)
 {
+	ev_ready(ev);
 	size_t plen = strlen(path);
 	if (!path_ok(path, plen))
 		return -EINVAL;
@@ -1103,6 +1194,7 @@ static void removal_span(const struct event *ev, const struct member *m, size_t 
 
 int event_remove(struct event *ev, const char *path)
 {
+	ev_ready(ev);
 	struct member m;
 	if (!locate(ev, path, strlen(path), &m))
 		return -ENOENT;
@@ -1146,6 +1238,7 @@ static int move_to_end(struct event *ev, const struct member *m, const char *to,
 
 int event_move(struct event *ev, const char *from, const char *to)
 {
+	ev_ready(ev);
 	struct member m;
 	if (!locate(ev, from, strlen(from), &m))
 		return -ENOENT;
@@ -1270,6 +1363,7 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 
 int event_merge(struct event *ev, const char *path, const char *obj, size_t len)
 {
+	ev_ready(ev);
 	ev->fz_obj = NULL;   /* madd is about to change */
 	ssize_t na = members(obj, obj + len, &ev->madd, &ev->madd_cap);
 	if (na < 0)
@@ -1577,6 +1671,7 @@ static ssize_t valid_members(const char *p, const char *end, void **vp, size_t *
 
 int event_merge_checked(struct event *ev, const char *path, const char *obj, size_t len, const char *remove)
 {
+	ev_ready(ev);
 	/* Blanks that span lines (outside strings: inside they are invalid)
 	 * are squeezed first, as event_json_compact does; then the plain
 	 * scan below finds them no more. The rare case: two passes. */

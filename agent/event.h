@@ -46,11 +46,25 @@ struct event {
 	 * fz_obj NULL: none */
 	const char *fz_obj, *fz_o, *fz_oe;
 	size_t fz_len, fz_na;
+	/* a line event (event_begin_line) not written out yet (ln_lazy): its
+	 * text is ln_head + the JSON string of ln_msg + ln_tail; json is NULL
+	 * and len 0 until something needs the text */
+	const char *ln_head, *ln_msg, *ln_tail;
+	size_t ln_hlen, ln_mlen, ln_tlen;
+	int ln_lazy;
 };
 
 /* Begins an event borrowing json[0..len) (valid while it is processed). */
 void event_begin(struct event *ev, const char *input, const char *tag, int64_t ts_ms,
 		 const char *json, size_t len);
+/* Begins an event given as its input's line, all three parts borrowed:
+ * head, the text up to and with the key "message" and its colon; msg, the
+ * line's raw bytes (the value is their JSON string, json_put_string); tail,
+ * what follows the value, the closing brace included. The text is written
+ * out when first needed, and event_parse_line may merge a JSON line without
+ * ever escaping it. */
+void event_begin_line(struct event *ev, const char *input, const char *tag, int64_t ts_ms, const char *head,
+		      size_t hlen, const char *msg, size_t mlen, const char *tail, size_t tlen);
 /* Frees the buffers (the event can begin again after). */
 void event_free(struct event *ev);
 
@@ -117,6 +131,15 @@ int event_merge(struct event *ev, const char *path, const char *obj, size_t len)
  * -EDOM valid JSON but not an object; else as event_merge. obj must not
  * point into the event's own buffers. */
 int event_merge_checked(struct event *ev, const char *path, const char *obj, size_t len, const char *remove);
+
+/* parse json's shortcut for a line event nothing changed yet, when field
+ * is its "message" and the line is valid UTF-8 (so the string's decoded
+ * text is the line itself): the same as event_merge_checked(ev, target,
+ * <the decoded message>, field) on the written-out text, from the line
+ * itself, without escaping it nor decoding it back. 1: not such an event
+ * (nothing changed: go the usual way); else event_merge_checked's result
+ * (on -EBADMSG, -EDOM or -ENOMEM nothing changed either). */
+int event_parse_line(struct event *ev, const char *field, const char *target);
 
 /* A batch of changes to root members made in one new text, for a config
  * whose operations touch distinct root names (filters/modify.c's plan):

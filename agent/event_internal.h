@@ -19,6 +19,17 @@ static inline __attribute__((always_inline)) void ev_put(struct sbuf *t, const v
 	sbuf_put(t, s, n);
 }
 
+/* Writes a line event's text out (event_begin_line); see ev_ready. */
+void ev_write_line(struct event *ev);
+/* Every function of event.h that reads or changes the text calls this
+ * first: a line event gets its text then. Through a const event too: the
+ * text is what the event is, written out late. */
+static inline void ev_ready(const struct event *ev)
+{
+	if (ev->ln_lazy)
+		ev_write_line((struct event *)ev);
+}
+
 /* 1 if the root's member index (ev->ridx, ev->nridx) is valid, building it
  * if need be; 0 if the text is not an object it can index. */
 int ev_root_index(const struct event *ev);

@@ -450,6 +450,16 @@ int filter_chain_emit(struct input *in, int64_t ts, const char *json, size_t len
 	return rc;
 }
 
+int filter_chain_emit_line(struct input *in, int64_t ts, const char *head, size_t hlen, const char *msg,
+			   size_t mlen, const char *tail, size_t tlen)
+{
+	struct filter_chain *ch = in->chain;
+	/* as filter_chain_emit decides to push */
+	if (!ch || !ch->set->threaded || in->p->blocked || in->stopped)
+		return 1;
+	return filter_thread_push_line(ch->set->ft, in, ch, ts, head, hlen, msg, mlen, tail, tlen);
+}
+
 /* --- the filter thread, seen from the pipeline --------------------------------------- */
 
 void filters_publish(struct pipeline *p)

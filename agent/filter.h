@@ -27,6 +27,11 @@ void filters_free(struct pipeline *p);
 /* input_emit / input_offer of an input with a chain (in->chain != NULL),
  * or with events still at the filter thread. */
 int filter_chain_emit(struct input *in, int64_t ts_ms, const char *json, size_t len, int kept);
+/* input_emit_line's way to the filter thread: as filter_chain_emit, when
+ * in's chain runs there and takes events now; 1 when not (the caller
+ * writes the text and emits it). */
+int filter_chain_emit_line(struct input *in, int64_t ts_ms, const char *head, size_t hlen, const char *msg,
+			   size_t mlen, const char *tail, size_t tlen);
 
 /* The filter thread (agent/filter_internal.h), for pipeline.c; each does
  * nothing without one. publish: hand over the events the loop round

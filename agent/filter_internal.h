@@ -88,6 +88,10 @@ void filter_thread_stop(struct filter_thread *t);
  * the input paused unless it cannot wait). */
 int filter_thread_push(struct filter_thread *t, struct input *in, struct filter_chain *ch, int64_t ts,
 		       const char *json, size_t len, int kept);
+/* The same for a line event (input_emit_line): its three parts travel as
+ * they are, the line not escaped (event_begin_line). */
+int filter_thread_push_line(struct filter_thread *t, struct input *in, struct filter_chain *ch, int64_t ts,
+			    const char *head, size_t hlen, const char *msg, size_t mlen, const char *tail, size_t tlen);
 /* Refuses an event of in (-EAGAIN) until the thread gave room or in's
  * queued events back: counted, and the input paused unless it cannot wait
  * (then a drop). */

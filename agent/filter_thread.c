@@ -25,8 +25,13 @@
 #include "common/metrics.h"
 
 /* What may be away at once (jobs and results), and when the loop thread
- * hands jobs over before its round ends. */
-#define FT_QUEUE_BYTES (1u << 20)
+ * hands jobs over before its round ends (and the filter thread results).
+ * The window must cover the time the loop thread may wait for a core
+ * (three busy threads on two cores: milliseconds), else the filter thread
+ * runs dry while its results wait: 1 MiB kept it idle a third of the
+ * time; 4 MiB, with inputs going on once a quarter is free, keeps it busy
+ * (agent_bench's filters part). */
+#define FT_QUEUE_BYTES (4u << 20)
 #define FT_PUBLISH_BYTES (64u << 10)
 /* Buffers larger than this are freed once idle (nothing away for the
  * loop thread; FT_IDLE_MS without work for the filter thread): a burst does
@@ -43,7 +48,10 @@ struct ft_rec {
 	uint64_t seq;
 	uint32_t len;                 /* text bytes after the header */
 	uint32_t cost;                /* the job's record size, counted in t->away */
-	uint8_t kept, dropped;
+	/* a job that is a line (input_emit_line): its bytes are the head
+	 * (hlen), the raw line (mlen) and the tail; 0 in a result */
+	uint32_t hlen, mlen;
+	uint8_t line, kept, dropped;
 };
 
 struct filter_thread {
@@ -84,6 +92,41 @@ static void trim(struct sbuf *b)
 
 /* --- the filter thread ------------------------------------------------------------- */
 
+/* Hands the results in out to the loop thread (appended to done), and
+ * tells it when done was empty (else it has been told already). */
+static void post(struct filter_thread *t)
+{
+	if (!t->out.len)
+		return;
+	pthread_mutex_lock(&t->mu);
+	int was_empty = !t->done.len;
+	if (was_empty) {
+		swap(&t->done, &t->out);
+	} else {
+		/* no memory to append: wait for it (the loop thread takes
+		 * done meanwhile, and refuses new events when full) */
+		while (t->done.len && (t->done.err = 0, sbuf_reserve(&t->done, t->out.len) < 0)) {
+			pthread_mutex_unlock(&t->mu);
+			usleep(10000);
+			pthread_mutex_lock(&t->mu);
+		}
+		was_empty = !t->done.len;
+		if (was_empty) {
+			swap(&t->done, &t->out);
+		} else {
+			memcpy(t->done.p + t->done.len, t->out.p, t->out.len);
+			t->done.len += t->out.len;
+		}
+	}
+	t->out.len = 0;
+	pthread_mutex_unlock(&t->mu);
+	if (was_empty) {
+		uint64_t one = 1;
+		ssize_t w = write(t->set->evfd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
 static void run_jobs(struct filter_thread *t)
 {
 	struct event *ev = &t->ev;
@@ -94,7 +137,12 @@ static void run_jobs(struct filter_thread *t)
 		off += js;
 		struct ft_rec r = *j;
 		size_t n, i = 0;
-		event_begin(ev, j->name, j->tag, j->ts, (const char *)(j + 1), j->len);
+		const char *b = (const char *)(j + 1);
+		if (j->line)
+			event_begin_line(ev, j->name, j->tag, j->ts, b, j->hlen, b + j->hlen, j->mlen, b + j->hlen + j->mlen,
+					 j->len - j->hlen - j->mlen);
+		else
+			event_begin(ev, j->name, j->tag, j->ts, b, j->len);
 		/* -EAGAIN cannot come (no filter of a threaded set waits);
 		 * should one, the event goes on as it is */
 		r.dropped = filter_chain_run(j->ch, ev, &i) == FILTER_DROP;
@@ -103,6 +151,8 @@ static void run_jobs(struct filter_thread *t)
 		if (r.dropped)
 			n = 0;   /* only the decision travels */
 		r.len = (uint32_t)n;
+		r.line = 0;
+		r.hlen = r.mlen = 0;
 		size_t rs = rec_size(n);
 		/* no memory: wait for it (a result cannot be skipped: order
 		 * and positions depend on it; the loop thread refuses new
@@ -115,8 +165,13 @@ static void run_jobs(struct filter_thread *t)
 		memcpy(dst, &r, sizeof(r));
 		memcpy(dst + sizeof(r), text, n);
 		t->out.len += rs;
+		/* results go back as they come, not once per batch: the loop
+		 * thread emits them, frees room and reads on meanwhile */
+		if (t->out.len >= FT_PUBLISH_BYTES)
+			post(t);
 	}
 	t->work.len = 0;
+	post(t);
 }
 
 static void *worker(void *arg)
@@ -151,33 +206,6 @@ static void *worker(void *arg)
 		t->busy = 1;
 		pthread_mutex_unlock(&t->mu);
 		run_jobs(t);
-		pthread_mutex_lock(&t->mu);
-		int was_empty = !t->done.len;
-		if (was_empty) {
-			swap(&t->done, &t->out);
-		} else {
-			/* no memory to append: wait for it (the loop thread takes
-			 * done meanwhile, and refuses new events when full) */
-			while (t->done.len && (t->done.err = 0, sbuf_reserve(&t->done, t->out.len) < 0)) {
-				pthread_mutex_unlock(&t->mu);
-				usleep(10000);
-				pthread_mutex_lock(&t->mu);
-			}
-			was_empty = !t->done.len;
-			if (was_empty) {
-				swap(&t->done, &t->out);
-			} else {
-				memcpy(t->done.p + t->done.len, t->out.p, t->out.len);
-				t->done.len += t->out.len;
-			}
-		}
-		t->out.len = 0;
-		pthread_mutex_unlock(&t->mu);
-		if (was_empty) {
-			uint64_t one = 1;
-			ssize_t w = write(t->set->evfd, &one, sizeof(one));
-			(void)w;
-		}
 		pthread_mutex_lock(&t->mu);
 	}
 	t->busy = 0;
@@ -245,23 +273,44 @@ int filter_thread_refuse(struct filter_thread *t, struct input *in, int kept)
 	return -EAGAIN;
 }
 
-int filter_thread_push(struct filter_thread *t, struct input *in, struct filter_chain *ch, int64_t ts,
-		       const char *json, size_t len, int kept)
+/* Queues a job of up to three parts (a line's head, line and tail; or a
+ * text in the first part alone). */
+static int push(struct filter_thread *t, struct input *in, struct filter_chain *ch, int64_t ts, int kept,
+		const char *a, size_t an, const char *m, size_t mn, const char *z, size_t zn, int line)
 {
-	size_t rs = rec_size(len);
+	size_t len = an + mn + zn, rs = rec_size(len);
 	t->local.err = 0;
 	if ((t->away && t->away + rs > FT_QUEUE_BYTES) || len > UINT32_MAX || sbuf_reserve(&t->local, rs) < 0)
 		return filter_thread_refuse(t, in, kept);
 	struct ft_rec r = { in, ch, in->name, in->tag, ts, ++in->fq_pushed, (uint32_t)len, (uint32_t)rs,
-			    (uint8_t)kept, 0 };
+			    (uint32_t)an, (uint32_t)mn, (uint8_t)line, (uint8_t)kept, 0 };
 	char *dst = t->local.p + t->local.len;
 	memcpy(dst, &r, sizeof(r));
-	memcpy(dst + sizeof(r), json, len);
+	dst += sizeof(r);
+	memcpy(dst, a, an);
+	if (mn)
+		memcpy(dst + an, m, mn);
+	if (zn)
+		memcpy(dst + an + mn, z, zn);
 	t->local.len += rs;
 	t->away += rs;
 	if (t->local.len >= FT_PUBLISH_BYTES)
 		filter_thread_publish(t);
 	return 0;
+}
+
+int filter_thread_push(struct filter_thread *t, struct input *in, struct filter_chain *ch, int64_t ts,
+		       const char *json, size_t len, int kept)
+{
+	return push(t, in, ch, ts, kept, json, len, NULL, 0, NULL, 0, 0);
+}
+
+int filter_thread_push_line(struct filter_thread *t, struct input *in, struct filter_chain *ch, int64_t ts,
+			    const char *head, size_t hlen, const char *msg, size_t mlen, const char *tail, size_t tlen)
+{
+	if (hlen > UINT32_MAX || mlen > UINT32_MAX)
+		return filter_thread_refuse(t, in, 0);
+	return push(t, in, ch, ts, 0, head, hlen, msg, mlen, tail, tlen, 1);
 }
 
 void filter_thread_publish(struct filter_thread *t)
@@ -291,11 +340,11 @@ void filter_thread_publish(struct filter_thread *t)
 	t->local.len = 0;
 }
 
-/* Inputs refused for want of room go on once half of it is free. */
+/* Inputs refused for want of room go on once a quarter of it is free. */
 static void wake_waiters(struct filter_thread *t)
 {
 	struct pipeline *p = t->set->p;
-	if (!t->waiters || t->away > FT_QUEUE_BYTES / 2 || p->blocked)
+	if (!t->waiters || t->away > FT_QUEUE_BYTES / 4 * 3 || p->blocked)
 		return;
 	t->waiters = 0;
 	for (size_t k = 0; k < p->ninputs; k++) {

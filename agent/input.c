@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 
 #include "agent/filter.h"
+#include "common/json.h"
 #include "common/logging.h"
 
 const char *input_name(const struct input *in)
@@ -24,6 +25,26 @@ int input_emit(struct input *in, int64_t ts_ms, const char *json, size_t len)
 	if (in->chain || in->fq_pushed != in->fq_done)
 		return filter_chain_emit(in, ts_ms, json, len, 0);
 	return pipeline_emit(in->p, in, ts_ms, json, len, 0);
+}
+
+int input_emit_line(struct input *in, int64_t ts_ms, const char *head, size_t hlen, const char *msg, size_t mlen,
+		    const char *tail, size_t tlen)
+{
+	int rc = filter_chain_emit_line(in, ts_ms, head, hlen, msg, mlen, tail, tlen);
+	if (rc != 1)
+		return rc;
+	struct sbuf *b = &in->line;
+	b->len = 0;
+	b->err = 0;
+	if (sbuf_reserve(b, hlen + mlen + tlen + 2) < 0)
+		return 0;
+	memcpy(b->p, head, hlen);
+	b->len = hlen;
+	json_put_string(b, msg, mlen);
+	sbuf_put(b, tail, tlen);
+	if (b->err)
+		return 0;
+	return input_emit(in, ts_ms, b->p, b->len);
 }
 
 int input_offer(struct input *in, int64_t ts_ms, const char *json, size_t len)
@@ -273,5 +294,6 @@ void input_destroy_instance(struct input *in)
 	free(in->ckpt);
 	free(in->ckpt_disk);
 	free(in->fq_pos);
+	sbuf_free(&in->line);
 	free(in);
 }

@@ -108,6 +108,15 @@ const char *input_name(const struct input *in);
  * 0 = taken, -EAGAIN = ring full, not taken (see above), -E2BIG = larger than
  * a batch may be (dropped, counted). */
 int input_emit(struct input *in, int64_t ts_ms, const char *json, size_t len);
+/* input_emit of the usual line event, the text head + the JSON string of
+ * msg[0..mlen) (json_put_string) + tail: head is the text up to and with
+ * the key "message" and its colon, tail what follows the value, the closing
+ * brace included. With a chain on the filter thread the line travels raw,
+ * and a chain that starts with `parse` json of the message never escapes it
+ * (event_begin_line); else the text is written here. Out of memory, the
+ * line is lost (0). */
+int input_emit_line(struct input *in, int64_t ts_ms, const char *head, size_t hlen, const char *msg, size_t mlen,
+		    const char *tail, size_t tlen);
 /* The same, for an event the caller keeps and offers again when refused (a
  * TCP message in a module that also has UDP sources, hence INPUT_CANNOT_WAIT):
  * a refusal is counted as waiting, never as a drop. */

@@ -66,6 +66,7 @@ struct input {
 	uint8_t *fq_pos;
 	size_t fq_pos_len, fq_pos_cap;
 	int fq_pos_set, fq_wait;
+	struct sbuf line;              /* input_emit_line's text, reused */
 };
 
 struct output {

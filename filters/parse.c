@@ -375,6 +375,34 @@ static void apply_time(struct parse *p, struct event *ev)
 
 /* --- apply ---------------------------------------------------------------------------- */
 
+/* The parsed fields could not go where they should: flagged. */
+static int not_added(struct parse *p, struct event *ev, int rc)
+{
+	const struct parse_conf *c = p->c;
+	count(p->failed);
+	snprintf(p->why, sizeof(p->why), "%s: parsed fields could not be added (%s)", c->field, strerror(-rc));
+	event_set_str(ev, c->error_field, p->why, strlen(p->why));
+	return FILTER_KEEP;
+}
+
+/* After event_merge_checked (or event_parse_line) of a json field. */
+static int json_merged(struct parse *p, struct event *ev, int rc)
+{
+	const struct parse_conf *c = p->c;
+	if (rc == -EBADMSG || rc == -EDOM) {
+		count(p->failed);
+		snprintf(p->why, sizeof(p->why), "%s: %s", c->field,
+			 rc == -EBADMSG ? "not valid JSON" : "JSON but not an object");
+		event_set_str(ev, c->error_field, p->why, strlen(p->why));
+		return FILTER_KEEP;
+	}
+	if (rc < 0)
+		return not_added(p, ev, rc);
+	if (p->time_path)
+		apply_time(p, ev);
+	return FILTER_KEEP;
+}
+
 static int parse_apply(void *state, struct event *ev)
 {
 	struct parse *p = state;
@@ -384,11 +412,14 @@ static int parse_apply(void *state, struct event *ev)
 	int decoded;
 	p->raw.len = p->obj.len = 0;
 	p->raw.err = p->obj.err = 0;
+	int rc;
+	/* a line straight from its input: merged from the raw line */
+	if (c->format == P_JSON && !c->keep_original && (rc = event_parse_line(ev, c->field, c->target)) <= 0)
+		return json_merged(p, ev, rc);
 	if (event_get_decoded(ev, c->field, &v, &vn, &p->raw, &decoded) < 0) {
 		count(p->missing);
 		return FILTER_KEEP;
 	}
-	int rc;
 	if (*v == '{' && c->format == P_JSON) {
 		sbuf_put(&p->obj, v, vn);    /* already an object: merge it as is */
 		rc = p->obj.err ? -ENOMEM : 0;
@@ -404,14 +435,7 @@ static int parse_apply(void *state, struct event *ev)
 		 * event (no intermediate copy, no second scan) */
 		rc = event_merge_checked(ev, c->target, p->raw.p ? p->raw.p : "", p->raw.len,
 					 c->keep_original ? NULL : c->field);
-		if (rc == -EBADMSG || rc == -EDOM) {
-			count(p->failed);
-			snprintf(p->why, sizeof(p->why), "%s: %s", c->field,
-				 rc == -EBADMSG ? "not valid JSON" : "JSON but not an object");
-			event_set_str(ev, c->error_field, p->why, strlen(p->why));
-			return FILTER_KEEP;
-		}
-		goto merged;
+		return json_merged(p, ev, rc);
 	} else {
 		const char *s = p->raw.p ? p->raw.p : "";
 		rc = c->format == P_LOGFMT ? parse_logfmt(p, s, p->raw.len) : parse_regex(p, s, p->raw.len);
@@ -428,13 +452,8 @@ static int parse_apply(void *state, struct event *ev)
 	if (!c->keep_original)
 		event_remove(ev, c->field);
 	rc = event_merge(ev, c->target, p->obj.p, p->obj.len);
-merged:
-	if (rc < 0) {
-		count(p->failed);
-		snprintf(p->why, sizeof(p->why), "%s: parsed fields could not be added (%s)", c->field, strerror(-rc));
-		event_set_str(ev, c->error_field, p->why, strlen(p->why));
-		return FILTER_KEEP;
-	}
+	if (rc < 0)
+		return not_added(p, ev, rc);
 	if (p->time_path)
 		apply_time(p, ev);
 	return FILTER_KEEP;

@@ -43,7 +43,6 @@ struct sin {
 	int skipping;                  /* discarding the rest of an over-long line */
 	char *buf;
 	size_t start, len, cap;        /* buf[start..len): read, not yet handed over */
-	struct sbuf ev;
 };
 
 /* 0 taken, -EAGAIN refused (ring full). */
@@ -52,17 +51,12 @@ static int emit_line(struct sin *s, const char *line, size_t n)
 	if (n && line[n - 1] == '\r')
 		n--;
 	int64_t ts = clock_wall_ms();
-	char t[32];
-	json_format_time(t, ts);
-	sbuf_reset(&s->ev);
-	sbuf_puts(&s->ev, "{\"@timestamp\":\"");
-	sbuf_put(&s->ev, t, 24);
-	sbuf_puts(&s->ev, "\",\"message\":");
-	json_put_string(&s->ev, line, n);
-	sbuf_putc(&s->ev, '}');
-	if (s->ev.err)
-		return 0;  /* out of memory: the line is lost, nothing to retry with */
-	int rc = input_emit(s->in, ts, s->ev.p, s->ev.len);
+	char head[64];
+	memcpy(head, "{\"@timestamp\":\"", 15);
+	size_t hl = 15 + json_format_time(head + 15, ts);
+	memcpy(head + hl, "\",\"message\":", 12);
+	hl += 12;
+	int rc = input_emit_line(s->in, ts, head, hl, line, n, "}", 1);
 	return rc == -EAGAIN ? rc : 0;
 }
 
@@ -218,7 +212,6 @@ static void stdin_destroy(void *state)
 {
 	struct sin *s = state;
 	free(s->buf);
-	sbuf_free(&s->ev);
 	free(s);
 }
 

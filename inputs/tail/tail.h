@@ -120,7 +120,7 @@ struct tail {
 	size_t bufcap;
 	struct sbuf ev, scratch;
 	int64_t now_wall;              /* wall ms for @timestamp, per read round */
-	char ev_head[64];              /* {"@timestamp":"...","message":" for ev_head_ts */
+	char ev_head[64];              /* {"@timestamp":"...","message": for ev_head_ts */
 	size_t ev_head_len;
 	int64_t ev_head_ts;
 	/* change detection */

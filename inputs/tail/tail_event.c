@@ -1,4 +1,4 @@
-/* The tail input's event, ECS JSON in one pass without allocation per line:
+/* The tail input's event, ECS JSON without allocation per line:
  *   {"@timestamp":"...","message":"...","log":{"file":{"path":"..."},
  *    "offset":N,"flags":["multiline"]},"host":{"name":"..."},"stream":"stdout",
  *    "kubernetes":{"namespace":"...","pod":{"name":"..."},"container":{"name":"..."}},
@@ -7,13 +7,12 @@
  * path, the host) are escaped once per file and copied. log.offset is the
  * byte offset of the event's first line in the file; log.flags say what was
  * done to it: multiline (joined lines), split / truncated (max_line_bytes),
- * partial (shipped without its newline), continued (the rest of a partial). */
+ * partial (shipped without its newline), continued (the rest of a partial).
+ * The event goes as its three parts (input_emit_line): the head up to
+ * "message":, the line, and what follows it, built here. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "common/json.h"
 #include "inputs/tail/tail.h"
@@ -66,48 +65,6 @@ int tail_event_prepare(struct tail *t, struct tail_file *f)
 	return 0;
 }
 
-/* Index of the first byte of s[from, n) that JSON does not take as it is
- * (anything but printable ASCII other than '"' and '\\'), or n. 16 bytes at
- * a time where SSE2 is there (every x86-64): most log lines are plain ASCII
- * and cost one pass and one memcpy. The bytes before `from` are part of the
- * same message, so a short rest is checked with one load of s's last 16
- * bytes (overlapping bytes already known plain: their mask bits are shifted
- * out) instead of byte by byte. */
-#if defined(__SSE2__)
-static unsigned special_mask(const char *p)
-{
-	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), below = _mm_set1_epi8(0x20);
-	__m128i v = _mm_loadu_si128((const __m128i *)p);
-	/* bytes >= 0x80 have the sign bit; < 0x20 compare below 0x20 as
-	 * signed (0x80.. are negative and already caught) */
-	__m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
-	bad = _mm_or_si128(bad, _mm_cmpgt_epi8(below, v));
-	return (unsigned)(_mm_movemask_epi8(bad) | _mm_movemask_epi8(v));
-}
-#endif
-
-static size_t next_special(const char *s, size_t from, size_t n)
-{
-	size_t i = from;
-#if defined(__SSE2__)
-	for (; i + 16 <= n; i += 16) {
-		unsigned mask = special_mask(s + i);
-		if (mask)
-			return i + (size_t)__builtin_ctz(mask);
-	}
-	if (i < n && n >= 16) {
-		unsigned mask = special_mask(s + n - 16) >> (16 - (n - i));
-		return mask ? i + (size_t)__builtin_ctz(mask) : n;
-	}
-#endif
-	for (; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
-			break;
-	}
-	return i;
-}
-
 /* Decimal digits of v, two at a time (log.offset of every event). */
 static char *put_u64(char *p, uint64_t v)
 {
@@ -139,11 +96,12 @@ int tail_event_emit(struct tail *t, struct tail_file *f, const char *msg, size_t
 	struct sbuf *b = &t->ev;
 	int64_t ts = ts_ms ? ts_ms : t->now_wall;
 	sbuf_reset(b);
-	/* Room for everything but the message's escapes in one go. */
+	/* What follows the message, in one go; the message itself travels
+	 * as it is (input_emit_line: escaped there or, for a chain that
+	 * parses it as JSON, never). */
 	const size_t fixed = f->meta_len + f->k8s_len + t->host_json_len + 160;
-	if (sbuf_reserve(b, 2 * n + fixed) < 0)
+	if (sbuf_reserve(b, fixed) < 0)
 		return 0;  /* out of memory: nothing sensible to retry with */
-	char *p = b->p;
 	if (ts != t->ev_head_ts || !t->ev_head_len) {
 		/* Lines read together share their millisecond: the event's head,
 		 * up to the message, is formatted once per distinct time. */
@@ -151,45 +109,11 @@ int tail_event_emit(struct tail *t, struct tail_file *f, const char *msg, size_t
 		memcpy(h, "{\"@timestamp\":\"", 15);
 		h += 15;
 		h += json_format_time(h, ts);
-		memcpy(h, "\",\"message\":\"", 13);
-		t->ev_head_len = (size_t)(h + 13 - t->ev_head);
+		memcpy(h, "\",\"message\":", 12);
+		t->ev_head_len = (size_t)(h + 12 - t->ev_head);
 		t->ev_head_ts = ts;
 	}
-	memcpy(p, t->ev_head, t->ev_head_len);
-	p += t->ev_head_len;
-	/* Runs of plain ASCII copied whole, '"' and '\\' escaped here (room
-	 * for 2n was reserved); control bytes and non-ASCII go through
-	 * json_put_escaped (UTF-8 validation, \u escapes), which grows b. */
-	for (size_t i = 0; i < n;) {
-		size_t k = next_special(msg, i, n) - i;
-		memcpy(p, msg + i, k);
-		p += k;
-		i += k;
-		if (i == n)
-			break;
-		char c = msg[i];
-		if (c == '"' || c == '\\') {
-			*p++ = '\\';
-			*p++ = c;
-			i++;
-			continue;
-		}
-		size_t j = i + 1;
-		while (j < n && (unsigned char)msg[j] >= 0x80)
-			j++;
-		b->len = (size_t)(p - b->p);
-		json_put_escaped(b, msg + i, j - i);
-		if (sbuf_reserve(b, 2 * (n - j) + fixed) < 0)
-			return 0;
-		p = b->p + b->len;
-		i = j;
-	}
-	b->len = (size_t)(p - b->p);
-	sbuf_putc(b, '"');
-	sbuf_reserve(b, f->meta_len + f->k8s_len + t->host_json_len + 128);
-	if (b->err)
-		return 0;
-	p = b->p + b->len;
+	char *p = b->p;
 	memcpy(p, f->meta, f->meta_len);
 	p += f->meta_len;
 	p = put_u64(p, (uint64_t)off);
@@ -228,7 +152,7 @@ int tail_event_emit(struct tail *t, struct tail_file *f, const char *msg, size_t
 	}
 	*p++ = '}';
 	b->len = (size_t)(p - b->p);
-	int rc = input_emit(t->in, ts, b->p, b->len);
+	int rc = input_emit_line(t->in, ts, t->ev_head, t->ev_head_len, msg, n, b->p, b->len);
 	if (rc == -EAGAIN)
 		return rc;
 	return 0;  /* taken, or too large (dropped and counted by the agent) */

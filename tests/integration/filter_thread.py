@@ -6,6 +6,7 @@
   that do not parse) runs on the filter thread or on the event loop
   (filter_thread: false); stdin with exit_on_eof, so the agent's shutdown
   must hand over everything the thread still held.
+- The same with the tail input, whose lines travel raw to the thread.
 - Two inputs through the thread at full speed: each one's events arrive in
   the order offered.
 - A full ring with events queued at the thread: the input waits, nothing is
@@ -43,18 +44,34 @@ CHAIN = """filters:
   - type: grep
     exclude: { level: "^debug$" }
 """
+# Lines the thread takes raw (agent/event.c's event_parse_line) and lines
+# it must write out and parse the usual way: both must give what the loop
+# gives from the escaped text.
+T = b'"time":"2026-01-02T03:04:05.006Z"'
+ODD = [b'{' + T + b',"level":"info","msg":"caf\xc3\xa9 \xe2\x82\xac"}',       # UTF-8
+       b'{' + T + b',"level":"info","msg":"bad \xff\xfe byte"}',                   # not UTF-8
+       b'{' + T + b',"level":"info",\t"msg":"tab"}',                                # a blank JSON allows
+       b'{' + T + b',"level":"info","msg":"ctl \x01"}',                             # raw control byte
+       b'{' + T + b',"level":"info","message":"inner","msg":"m"}',
+       b'{' + T + b',"msg":{"nested":[1,{"a":null}]}}',
+       b'[1,2,3]', b'"just a string"', b'{"level":"info","msg":"unterminated', b'', b'{' + T + b'}',
+       b'{' + T + b',"msg":"esc \\" \\\\ \\u00e9"}', b'{' + T + b',"a":1}   ']
 src = os.path.join(testlib.tmpdir(), "lines.ndjson")
 kept_lines = 0
-with open(src, "w") as f:
+with open(src, "wb") as f:
     for i in range(N):
         if i % 97 == 5:
-            f.write("plain text line %d, not json\n" % i)
+            f.write(b"plain text line %d, not json\n" % i)
+            kept_lines += 1
+            continue
+        if i % 89 == 7:
+            f.write(ODD[i // 89 % len(ODD)] + b"\n")
             kept_lines += 1
             continue
         level = "debug" if i % 10 == 3 else "info"
         kept_lines += level != "debug"
         f.write(json.dumps({"time": "2026-01-02T03:04:%02d.%03dZ" % (i // 1000 % 60, i % 1000), "level": level,
-                            "msg": "GET /items/%d" % i, "seq": i, "secret": "x"}) + "\n")
+                            "msg": "GET /items/%d" % i, "seq": i, "secret": "x"}).encode() + b"\n")
 
 
 def run_stdin(thread):
@@ -107,6 +124,58 @@ first = json.loads(lines[0]) if lines else {}
 testlib.ok(first.get("@timestamp") == "2026-01-02T03:04:00.000Z" and first.get("message") == "GET /items/0"
            and first.get("service") == {"name": "shop", "environment": "prod"} and "secret" not in first,
            "the chain ran: %s" % (lines[0][:200] if lines else b""))
+
+# --- the same with the tail input (its lines travel raw to the thread too) ---------------
+logs = testlib.tmpdir()   # one file for both runs: log.file.path is in every event
+with open(src, "rb") as f_in, open(os.path.join(logs, "app.log"), "wb") as f_out:
+    f_out.write(f_in.read())
+
+
+def run_tail(thread):
+    d = testlib.tmpdir()
+    conf = """data_dir: {dir}/data
+http: { listen: 127.0.0.1:{port} }
+filter_thread: %s
+inputs:
+  - { type: tail, name: app, paths: [%s/*.log], read_from_head: true }
+%soutputs:
+  - type: file
+    path: {dir}/out.ndjson
+    rotate_bytes: 0
+""" % ("true" if thread else "false", logs, CHAIN)
+    a = agentlib.Agent(d, conf, "tail-%s" % thread)
+    out = os.path.join(d, "out.ndjson")
+
+    def count():
+        try:
+            with open(out, "rb") as f:
+                return f.read().count(b"\n")
+        except OSError:
+            return 0
+    started = a.start()
+    done = started and testlib.wait_for(lambda: count() >= kept_lines, timeout=120)
+    a.stop()
+    with open(out, "rb") as f:
+        return done, f.read()
+
+
+tok1, tail_thread = run_tail(True)
+tok2, tail_loop = run_tail(False)
+testlib.ok(tok1 and tok2 and tail_thread.count(b"\n") == kept_lines,
+           "tail -> chain: every kept line came out both ways (%d, want %d)" % (tail_thread.count(b"\n"), kept_lines))
+
+
+def first_diff(a, b):
+    for x, y in zip(steady(a).splitlines(), steady(b).splitlines()):
+        if x != y:
+            return "\n  thread %r\n  loop   %r" % (x[:300], y[:300])
+    return ""
+
+
+testlib.ok(steady(tail_thread) == steady(tail_loop),
+           "tail: the output is byte for byte the same on the filter thread and on the loop (%d bytes)%s"
+           % (len(tail_thread), first_diff(tail_thread, tail_loop)))
+
 
 # --- two inputs at full speed: each in its own order --------------------------------------
 d = testlib.tmpdir()

@@ -666,6 +666,81 @@ static void test_batch(void **state)
 	event_free(&b);
 }
 
+/* A line event (event_begin_line): its text written out is head + the
+ * line's JSON string + tail; event_parse_line merges a JSON line from the
+ * raw bytes, and must give what the usual way gives from that text
+ * (event_get_decoded + event_merge_checked with the message's removal),
+ * result code and text, or decline (1) and leave the line as it was. */
+static void test_line_events(void **state)
+{
+	(void)state;
+	static const char *const heads[] = { "{\"@timestamp\":\"t\",\"message\":", "{\"message\":",
+					     "{\"a\":1,\"message\":" };
+	static const char *const tails[] = { "}", ",\"log\":{\"offset\":7},\"host\":{\"name\":\"h\"}}" };
+	static const char *const lines[] = {
+		"{\"level\":\"info\",\"msg\":\"GET /\",\"n\":1}", "{}", "{ \"a\" : [1, {\"b\": null}] }",
+		"{\"message\":\"inner\",\"x\":1}", "{\"a\":2}", "{\"t\":\"\\u00e9\\\"\"}", "{\"tab\":\t1}",
+		"{\"caf\xc3\xa9\":\"\xe2\x82\xac\"}", "{\"bad\":\"\xff\"}", "{\"ctl\":\"\x01\"}", "[1]", "\"s\"", "{\"a\":",
+		"", "not json", "{\"a\":1}  ", "{\"deep\":{\"er\":{\"est\":[[[]]]}}}",
+	};
+	static const char *const targets[] = { NULL, "parsed", "a" };
+	struct event a = { 0 }, b = { 0 };
+	struct sbuf text = { 0 }, dec = { 0 };
+	size_t taken = 0;   /* merged from the raw line */
+	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++)
+		for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++)
+			for (size_t l = 0; l < sizeof(lines) / sizeof(lines[0]); l++)
+				for (size_t g = 0; g < sizeof(targets) / sizeof(targets[0]); g++) {
+					const char *hd = heads[h], *tl = tails[t], *ln = lines[l];
+					sbuf_reset(&text);
+					sbuf_puts(&text, hd);
+					json_put_string(&text, ln, strlen(ln));
+					sbuf_puts(&text, tl);
+					event_begin_line(&a, "in", NULL, 5, hd, strlen(hd), ln, strlen(ln), tl, strlen(tl));
+					int ra = event_parse_line(&a, "message", targets[g]);
+					event_begin(&b, "in", NULL, 5, text.p, text.len);
+					const char *v;
+					size_t vn;
+					int decoded;
+					sbuf_reset(&dec);
+					assert_int_equal(event_get_decoded(&b, "message", &v, &vn, &dec, &decoded), 0);
+					assert_true(decoded);
+					int rb = event_merge_checked(&b, targets[g], dec.p ? dec.p : "", dec.len, "message");
+					size_t la, lb;
+					const char *ja = event_json(&a, &la), *jb = event_json(&b, &lb);
+					int utf8 = json_utf8_valid(ln, strlen(ln));
+					if (!utf8) {
+						/* declined: the line is written out as it came */
+						assert_int_equal(ra, 1);
+						assert_true(la == text.len && !memcmp(ja, text.p, la));
+						continue;
+					}
+					if (ra != rb || la != lb || memcmp(ja, jb, la))
+						fail_msg("%s | %s | %s -> %s\n line  %d %.*s\n usual %d %.*s", hd, ln, tl,
+							 targets[g] ? targets[g] : "(root)", ra, (int)la, ja, rb, (int)lb, jb);
+					if (ra == -EBADMSG || ra == -EDOM)
+						assert_true(la == text.len && !memcmp(ja, text.p, la));
+					taken += ra == 0;
+				}
+	assert_true(taken >= 60);
+	/* another field, or an event something changed already: declined */
+	const char *hd = heads[0], *ln = lines[0];
+	event_begin_line(&a, "in", NULL, 5, hd, strlen(hd), ln, strlen(ln), "}", 1);
+	assert_int_equal(event_parse_line(&a, "msg", NULL), 1);
+	assert_int_equal(event_has(&a, "message"), 1);   /* written out now */
+	assert_int_equal(event_parse_line(&a, "message", NULL), 1);
+	/* the written-out text of a line with escapes */
+	event_begin_line(&a, "in", NULL, 5, hd, strlen(hd), "q\"\\\n\xff", 5, "}", 1);
+	size_t n;
+	const char *j = event_json(&a, &n);
+	const char *want = "{\"@timestamp\":\"t\",\"message\":\"q\\\"\\\\\\n\\ufffd\"}";
+	assert_true(n == strlen(want) && !memcmp(j, want, n));
+	sbuf_free(&text);
+	sbuf_free(&dec);
+	event_free(&a);
+	event_free(&b);
+}
+
 static void test_move(void **state)
 {
 	(void)state;
@@ -852,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_fused_depth),
 		cmocka_unit_test(test_fused_random),
 		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_line_events),
 		cmocka_unit_test(test_move),
 		cmocka_unit_test(test_get_decoded),
 		cmocka_unit_test(test_string_scan_alignment),
