@@ -1371,6 +1371,72 @@ int event_merge(struct event *ev, const char *path, const char *obj, size_t len)
 	return merge_spans(ev, path, obj, len, na, -1);
 }
 
+/* A bit of a 64-bit set for the raw key [k, ke) (quotes included): its
+ * length, second and next-to-last bytes. Equal keys without escapes get
+ * the same bit. */
+static inline uint64_t key_bit(const char *k, const char *ke)
+{
+	size_t kl = (size_t)(ke - k);
+	return 1ULL << ((kl * 7 + (unsigned char)k[1] * 3 + (unsigned char)ke[-2]) & 63);
+}
+
+/* merge_spans' usual case in one tight pass: the root as target with its
+ * index valid, no escaped key on either side, and no key of obj that may
+ * equal another one or a root key (key_bit: a false alarm only sends the
+ * merge the general way, which gives the same text). The root's text up
+ * to its closing brace stays as it is (so do its index entries), obj's
+ * members follow. 1 done, 0 not that case (nothing changed), -ENOMEM. */
+static int merge_plain(struct event *ev, const char *o, const char *oe, size_t len, size_t na)
+{
+	const struct mspan *add = ev->madd;
+	uint64_t seen = 0;
+	for (size_t j = 0; j < ev->nridx; j++) {
+		const struct event_member *e = &ev->ridx[j];
+		if (e->esc)
+			return 0;
+		seen |= key_bit(ev->json + e->k, ev->json + e->ke);
+	}
+	for (size_t i = 0; i < na; i++) {
+		uint64_t b = key_bit(add[i].k, add[i].ke);
+		if (add[i].esc || (seen & b))
+			return 0;
+		seen |= b;
+	}
+	if (ev->nridx + na > ev->ridx_cap) {
+		struct event_member *nv = realloc(ev->ridx, (ev->nridx + na) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		ev->ridx = nv;
+		ev->ridx_cap = ev->nridx + na;
+	}
+	struct sbuf *t = &ev->tmp;
+	t->len = 0;
+	t->err = 0;
+	if (sbuf_reserve(t, ev->len + len + na + 16) < 0)
+		return -ENOMEM;
+	size_t close = (size_t)(oe - 1 - ev->json), n = ev->nridx;
+	char *w = t->p;
+	memcpy(w, ev->json, close);
+	w += close;
+	int first = obj_empty(o, oe);
+	for (size_t i = 0; i < na; i++) {
+		if (!first)
+			*w++ = ',';
+		first = 0;
+		size_t at = (size_t)(w - t->p), ml = (size_t)(add[i].ve - add[i].k);
+		memcpy(w, add[i].k, ml);
+		w += ml;
+		ev->ridx[n++] = (struct event_member){ at, at + (size_t)(add[i].ke - add[i].k),
+						       at + (size_t)(add[i].v - add[i].k), at + ml, 0 };
+	}
+	memcpy(w, ev->json + close, ev->len - close);
+	w += ev->len - close;
+	t->len = (size_t)(w - t->p);
+	ev->nridx = n;
+	ev_take_tmp(ev);   /* cannot fail: tmp's build did not */
+	return 1;
+}
+
 /* event_merge once obj's na members are in ev->madd. skip >= 0 (root
  * target, index valid): the root member ev->ridx[skip] is removed in the
  * same pass, as event_remove would have before the merge. */
@@ -1396,6 +1462,11 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 	}
 	if (na == 0)
 		return 0;
+	if (!(path && *path) && skip < 0 && ev_root_index(ev)) {
+		int rc = merge_plain(ev, o, oe, len, (size_t)na);
+		if (rc)
+			return rc < 0 ? rc : 0;
+	}
 	ssize_t nh;
 	if (!(path && *path) && ev_root_index(ev)) {
 		/* the root's members are indexed already: no scan */
@@ -1436,9 +1507,7 @@ static int merge_spans(struct event *ev, const char *path, const char *obj, size
 			if (have[j].ke - have[j].k == add[i].ke - add[i].k || have[j].esc || add[i].esc)
 				if (span_key_eq(&have[j], &add[i]))
 					r = (int)j;
-		size_t kl = (size_t)(add[i].ke - add[i].k);
-		uint64_t hb = anyesc ? ~0ULL
-				     : 1ULL << ((kl * 7 + (unsigned char)add[i].k[1] * 3 + (unsigned char)add[i].ke[-2]) & 63);
+		uint64_t hb = anyesc ? ~0ULL : key_bit(add[i].k, add[i].ke);
 		if (later & hb)
 			for (ssize_t k = i + 1; k < na; k++)
 				if ((add[k].ke - add[k].k == add[i].ke - add[i].k || add[k].esc || add[i].esc) &&

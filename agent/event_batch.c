@@ -8,6 +8,7 @@
  * the root's end, nested as the path says; and since no two ops share a
  * first segment, no op ever sees what another one wrote or took. */
 #include <errno.h>
+#include <stdint.h>
 
 #include "agent/event_internal.h"
 
@@ -55,6 +56,17 @@ int event_batch(struct event *ev, const struct event_op *ops, size_t nops)
 		return 0;
 	size_t hit[EVENT_OPS_MAX];   /* REMOVE, MOVE: 1 + its member's index; 0 absent */
 	memset(hit, 0, nops * sizeof(*hit));
+	/* the first bytes of the ops' names: most keys match none, and skip
+	 * the walk of the ops */
+	uint32_t firsts[8] = { 0 };
+	for (size_t j = 0; j < nops; j++) {
+		unsigned char a = (unsigned char)ops[j].path[0];
+		firsts[a >> 5] |= 1u << (a & 31);
+		if (ops[j].to) {
+			unsigned char b = (unsigned char)ops[j].to[0];
+			firsts[b >> 5] |= 1u << (b & 31);
+		}
+	}
 	size_t next = 1;                     /* where a compact root's next key starts */
 	for (size_t i = 0; i < n; i++) {
 		const struct event_member *e = &idx[i];
@@ -63,8 +75,9 @@ int event_batch(struct event *ev, const struct event_op *ops, size_t nops)
 		next = e->ve + 1;
 		const char *k = base + e->k + 1;
 		size_t kl = e->ke - e->k - 2;
-		if (!kl)
-			continue;   /* "": no op's name */
+		unsigned char c0 = (unsigned char)k[0];
+		if (!kl || !(firsts[c0 >> 5] >> (c0 & 31) & 1))
+			continue;   /* no op's name starts so ("" none) */
 		for (size_t j = 0; j < nops; j++) {
 			const struct event_op *o = &ops[j];
 			if (o->kind == EVENT_OP_MOVE && seg_of(o->to, o->tseg, k, kl))

@@ -14,6 +14,7 @@
 #include "agent/filter_internal.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,19 +25,25 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 
-/* What may be away at once (jobs and results), and when the loop thread
- * hands jobs over before its round ends (and the filter thread results).
- * The window must cover the time the loop thread may wait for a core
- * (three busy threads on two cores: milliseconds), else the filter thread
- * runs dry while its results wait: 1 MiB kept it idle a third of the
- * time; 4 MiB, with inputs going on once a quarter is free, keeps it busy
- * (agent_bench's filters part). */
+/* What may be away at once (jobs and results), and how much the loop
+ * thread gathers before it hands jobs over (besides once per round) and
+ * the filter thread before it hands results back (besides at the end of
+ * its batch). Each hand-over to a sleeping thread is a wake-up, which on
+ * a virtual machine costs as much as hundreds of events (agent_bench's
+ * filters part, 2026-12-03: with a 1 MiB window and 64 KiB hand-overs the
+ * filter thread sat idle a third of the time and the loop thread's kernel
+ * time tripled): a 4 MiB window (~16000 events) and 256 KiB hand-overs
+ * keep both busy. The cost is memory under load: the six buffers can each
+ * grow to the window (peak RSS ~38 MiB under a saturating chain, against
+ * ~15 MiB without filters). */
 #define FT_QUEUE_BYTES (4u << 20)
-#define FT_PUBLISH_BYTES (64u << 10)
-/* Buffers larger than this are freed once idle (nothing away for the
- * loop thread; FT_IDLE_MS without work for the filter thread): a burst does
- * not stay in the agent's RSS, and a steady load keeps its buffers (no
- * page faults for memory given back and taken again). */
+#define FT_PUBLISH_BYTES (256u << 10)
+/* Buffers larger than this are freed once idle for FT_IDLE_MS (nothing
+ * away, for the loop thread's; no work, for the filter thread's): a burst
+ * does not stay in the agent's RSS, and a steady load keeps its buffers.
+ * Not sooner: the queue empties for a moment now and then under load, and
+ * buffers freed then and grown again cost their page faults each time
+ * (the loop thread's kernel time tripled, and the rate halved). */
 #define FT_KEEP_BYTES (1u << 20)
 #define FT_IDLE_MS 1000
 
@@ -66,6 +73,8 @@ struct filter_thread {
 	struct event ev;
 	/* loop thread only */
 	struct sbuf local, mine;
+	struct loop_timer trim_timer;  /* armed once idle with big buffers */
+	int trim_armed;
 	size_t moff;                  /* next record of mine to emit */
 	size_t away;                  /* bytes of jobs not emitted yet */
 	int draining, waiters;
@@ -83,7 +92,9 @@ static void swap(struct sbuf *a, struct sbuf *b)
 	*b = x;
 }
 
-/* An empty buffer that grew in a burst is given back. */
+/* An empty buffer that grew in a burst is given back (and then, with
+ * malloc_trim, to the kernel: free() alone keeps such chunks in the heap,
+ * once glibc raised its mmap threshold after the first big free). */
 static void trim(struct sbuf *b)
 {
 	if (!b->len && b->cap > FT_KEEP_BYTES)
@@ -198,6 +209,7 @@ static void *worker(void *arg)
 				trim(&t->out);
 				trim(&t->todo);
 				trim(&t->done);
+				malloc_trim(0);
 			}
 		}
 		if (t->stop)
@@ -214,12 +226,24 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static void trim_idle(void *arg)
+{
+	struct filter_thread *t = arg;
+	t->trim_armed = 0;
+	if (!t->local.len && !t->away) {
+		trim(&t->local);
+		trim(&t->mine);
+		malloc_trim(0);
+	}
+}
+
 int filter_thread_start(struct filter_set *s, struct filter_thread **out)
 {
 	struct filter_thread *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->set = s;
+	loop_timer_init(&t->trim_timer, trim_idle, t);
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->wake, NULL);
 	pthread_cond_init(&t->idle, NULL);
@@ -244,6 +268,7 @@ void filter_thread_stop(struct filter_thread *t)
 	pthread_cond_signal(&t->wake);
 	pthread_mutex_unlock(&t->mu);
 	pthread_join(t->thread, NULL);
+	loop_timer_disarm(t->set->p->loop, &t->trim_timer);
 	pthread_cond_destroy(&t->idle);
 	pthread_cond_destroy(&t->wake);
 	pthread_mutex_destroy(&t->mu);
@@ -316,9 +341,9 @@ int filter_thread_push_line(struct filter_thread *t, struct input *in, struct fi
 void filter_thread_publish(struct filter_thread *t)
 {
 	if (!t->local.len) {
-		if (!t->away) {
-			trim(&t->local);
-			trim(&t->mine);
+		if (!t->away && !t->trim_armed && (t->local.cap > FT_KEEP_BYTES || t->mine.cap > FT_KEEP_BYTES)) {
+			t->trim_armed = 1;
+			loop_timer_arm(t->set->p->loop, &t->trim_timer, FT_IDLE_MS);
 		}
 		return;
 	}
