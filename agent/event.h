@@ -10,7 +10,9 @@
  * Memory: the event starts by borrowing the input's text (no copy); the
  * first change copies it into the event's own buffer, which is reused from
  * one event to the next (no allocation per event once warm). Pointers from
- * event_json() and event_get_raw() are valid until the next change.
+ * event_json() and event_get_raw() are valid until the next change. A line
+ * event (event_begin_line: the filter thread's jobs from stdin and tail)
+ * has no text until a function here needs it.
  *
  * Errors are negative errno values: -ENOENT (no such field), -EINVAL (bad
  * path, or the text is not a JSON object), -ENOSPC (does not fit), -ENOMEM. */

@@ -75,20 +75,23 @@ with open(src, "wb") as f:
                             "msg": "GET /items/%d" % i, "seq": i, "secret": "x"}).encode() + b"\n")
 
 
-def run_stdin(thread):
-    d = testlib.tmpdir()
-    conf = """data_dir: {dir}/data
+def chain_conf(thread, inp):
+    """The agent with CHAIN on the filter thread or on the loop, one input."""
+    return """data_dir: {dir}/data
 http: { listen: 127.0.0.1:{port} }
 filter_thread: %s
 inputs:
-  - type: stdin
-    name: app
-    exit_on_eof: true
+  - %s
 %soutputs:
   - type: file
     path: {dir}/out.ndjson
     rotate_bytes: 0
-""" % ("true" if thread else "false", CHAIN)
+""" % ("true" if thread else "false", inp, CHAIN)
+
+
+def run_stdin(thread):
+    d = testlib.tmpdir()
+    conf = chain_conf(thread, "{ type: stdin, name: app, exit_on_eof: true }")
     with open(src) as stdin:
         a = agentlib.Agent(d, conf, "same-%s" % thread, stdin=stdin)
         started = a.start()
@@ -134,16 +137,7 @@ with open(src, "rb") as f_in, open(os.path.join(logs, "app.log"), "wb") as f_out
 
 def run_tail(thread):
     d = testlib.tmpdir()
-    conf = """data_dir: {dir}/data
-http: { listen: 127.0.0.1:{port} }
-filter_thread: %s
-inputs:
-  - { type: tail, name: app, paths: [%s/*.log], read_from_head: true }
-%soutputs:
-  - type: file
-    path: {dir}/out.ndjson
-    rotate_bytes: 0
-""" % ("true" if thread else "false", logs, CHAIN)
+    conf = chain_conf(thread, "{ type: tail, name: app, paths: [%s/*.log], read_from_head: true }" % logs)
     a = agentlib.Agent(d, conf, "tail-%s" % thread)
     out = os.path.join(d, "out.ndjson")
 
@@ -307,14 +301,6 @@ def sanitized(path):
     return "libasan" in out
 
 
-def rss_kb(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 d = testlib.tmpdir()
 NB = 200000
 burst = os.path.join(d, "burst.ndjson")
@@ -340,7 +326,8 @@ with open(burst, "rb") as src_f:
     started = a.start()
 got = started and a.wait_metric("logship_output_events_total", NB, timeout=120, output="file") == NB
 time.sleep(3)   # FT_IDLE_MS and then some
-peak, after = (rss_kb(a.p.pid, "VmHWM"), rss_kb(a.p.pid, "VmRSS")) if started and a.alive() else (0, 0)
+peak, after = (testlib.status_kb(a.p.pid, "VmHWM"), testlib.status_kb(a.p.pid, "VmRSS")) \
+    if started and a.alive() else (0, 0)
 a.stop()
 testlib.ok(got, "a burst of %d events through the chain came out" % NB)
 if sanitized(LOGSHIP):
