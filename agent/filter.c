@@ -450,14 +450,19 @@ int filter_chain_emit(struct input *in, int64_t ts, const char *json, size_t len
 	return rc;
 }
 
+int input_takes_lines(const struct input *in)
+{
+	const struct filter_chain *ch = in->chain;
+	/* as filter_chain_emit decides to push */
+	return ch && ch->set->threaded && !in->p->blocked && !in->stopped;
+}
+
 int filter_chain_emit_line(struct input *in, int64_t ts, const char *head, size_t hlen, const char *msg,
 			   size_t mlen, const char *tail, size_t tlen)
 {
-	struct filter_chain *ch = in->chain;
-	/* as filter_chain_emit decides to push */
-	if (!ch || !ch->set->threaded || in->p->blocked || in->stopped)
+	if (!input_takes_lines(in))
 		return 1;
-	return filter_thread_push_line(ch->set->ft, in, ch, ts, head, hlen, msg, mlen, tail, tlen);
+	return filter_thread_push_line(in->chain->set->ft, in, in->chain, ts, head, hlen, msg, mlen, tail, tlen);
 }
 
 /* --- the filter thread, seen from the pipeline --------------------------------------- */

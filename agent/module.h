@@ -117,6 +117,10 @@ int input_emit(struct input *in, int64_t ts_ms, const char *json, size_t len);
  * line is lost (0). */
 int input_emit_line(struct input *in, int64_t ts_ms, const char *head, size_t hlen, const char *msg, size_t mlen,
 		    const char *tail, size_t tlen);
+/* 1 when input_emit_line would hand a line over raw now (in's chain runs
+ * on the filter thread and takes events): an input that writes its own
+ * text faster than input_emit_line would can ask first. */
+int input_takes_lines(const struct input *in);
 /* The same, for an event the caller keeps and offers again when refused (a
  * TCP message in a module that also has UDP sources, hence INPUT_CANNOT_WAIT):
  * a refusal is counted as waiting, never as a drop. */

@@ -8,8 +8,9 @@
  * byte offset of the event's first line in the file; log.flags say what was
  * done to it: multiline (joined lines), split / truncated (max_line_bytes),
  * partial (shipped without its newline), continued (the rest of a partial).
- * The event goes as its three parts (input_emit_line): the head up to
- * "message":, the line, and what follows it, built here. */
+ * The text is built here in one buffer; when the input's chain runs on the
+ * filter thread, the event goes there as three parts instead (the head up
+ * to "message":, the raw line, and the rest: input_emit_line). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,30 +91,11 @@ static char *put_u64(char *p, uint64_t v)
 	return p + (24 - n);
 }
 
-int tail_event_emit(struct tail *t, struct tail_file *f, const char *msg, size_t n, int64_t off,
-		    int64_t ts_ms, int stream, unsigned flags)
+/* What follows the message's string: log (path, offset, flags), host,
+ * stream, Kubernetes, and the closing brace, at p (room reserved). */
+static char *put_rest(const struct tail *t, const struct tail_file *f, char *p, int64_t off, int stream,
+		      unsigned flags)
 {
-	struct sbuf *b = &t->ev;
-	int64_t ts = ts_ms ? ts_ms : t->now_wall;
-	sbuf_reset(b);
-	/* What follows the message, in one go; the message itself travels
-	 * as it is (input_emit_line: escaped there or, for a chain that
-	 * parses it as JSON, never). */
-	const size_t fixed = f->meta_len + f->k8s_len + t->host_json_len + 160;
-	if (sbuf_reserve(b, fixed) < 0)
-		return 0;  /* out of memory: nothing sensible to retry with */
-	if (ts != t->ev_head_ts || !t->ev_head_len) {
-		/* Lines read together share their millisecond: the event's head,
-		 * up to the message, is formatted once per distinct time. */
-		char *h = t->ev_head;
-		memcpy(h, "{\"@timestamp\":\"", 15);
-		h += 15;
-		h += json_format_time(h, ts);
-		memcpy(h, "\",\"message\":", 12);
-		t->ev_head_len = (size_t)(h + 12 - t->ev_head);
-		t->ev_head_ts = ts;
-	}
-	char *p = b->p;
 	memcpy(p, f->meta, f->meta_len);
 	p += f->meta_len;
 	p = put_u64(p, (uint64_t)off);
@@ -151,8 +133,50 @@ int tail_event_emit(struct tail *t, struct tail_file *f, const char *msg, size_t
 		p += f->k8s_len;
 	}
 	*p++ = '}';
-	b->len = (size_t)(p - b->p);
-	int rc = input_emit_line(t->in, ts, t->ev_head, t->ev_head_len, msg, n, b->p, b->len);
+	return p;
+}
+
+int tail_event_emit(struct tail *t, struct tail_file *f, const char *msg, size_t n, int64_t off,
+		    int64_t ts_ms, int stream, unsigned flags)
+{
+	struct sbuf *b = &t->ev;
+	int64_t ts = ts_ms ? ts_ms : t->now_wall;
+	sbuf_reset(b);
+	const size_t fixed = f->meta_len + f->k8s_len + t->host_json_len + 160;
+	if (ts != t->ev_head_ts || !t->ev_head_len) {
+		/* Lines read together share their millisecond: the event's head,
+		 * up to the message, is formatted once per distinct time. */
+		char *h = t->ev_head;
+		memcpy(h, "{\"@timestamp\":\"", 15);
+		h += 15;
+		h += json_format_time(h, ts);
+		memcpy(h, "\",\"message\":", 12);
+		t->ev_head_len = (size_t)(h + 12 - t->ev_head);
+		t->ev_head_ts = ts;
+	}
+	int rc;
+	if (input_takes_lines(t->in)) {
+		/* to the filter thread: the line as it is, the rest built here
+		 * (a chain that parses it as JSON never escapes it) */
+		if (sbuf_reserve(b, fixed) < 0)
+			return 0;  /* out of memory: nothing sensible to retry with */
+		b->len = (size_t)(put_rest(t, f, b->p, off, stream, flags) - b->p);
+		rc = input_emit_line(t->in, ts, t->ev_head, t->ev_head_len, msg, n, b->p, b->len);
+	} else {
+		/* the whole text in one buffer, room for everything but the
+		 * message's rarer escapes reserved in one go */
+		if (sbuf_reserve(b, t->ev_head_len + 2 * n + fixed) < 0)
+			return 0;
+		memcpy(b->p, t->ev_head, t->ev_head_len);
+		b->p[t->ev_head_len] = '"';
+		b->len = t->ev_head_len + 1;
+		json_put_escaped(b, msg, n);
+		if (sbuf_reserve(b, fixed) < 0)
+			return 0;
+		b->p[b->len++] = '"';
+		b->len = (size_t)(put_rest(t, f, b->p + b->len, off, stream, flags) - b->p);
+		rc = input_emit(t->in, ts, b->p, b->len);
+	}
 	if (rc == -EAGAIN)
 		return rc;
 	return 0;  /* taken, or too large (dropped and counted by the agent) */
