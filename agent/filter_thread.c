@@ -333,8 +333,6 @@ int filter_thread_push(struct filter_thread *t, struct input *in, struct filter_
 int filter_thread_push_line(struct filter_thread *t, struct input *in, struct filter_chain *ch, int64_t ts,
 			    const char *head, size_t hlen, const char *msg, size_t mlen, const char *tail, size_t tlen)
 {
-	if (hlen > UINT32_MAX || mlen > UINT32_MAX)
-		return filter_thread_refuse(t, in, 0);
 	return push(t, in, ch, ts, 0, head, hlen, msg, mlen, tail, tlen, 1);
 }
 

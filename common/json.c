@@ -205,6 +205,14 @@ void json_put_string(struct sbuf *b, const char *s, size_t n)
 	sbuf_putc(b, '"');
 }
 
+size_t json_event_head(char *out, int64_t ms)
+{
+	memcpy(out, "{\"@timestamp\":\"", 15);
+	size_t n = 15 + json_format_time(out + 15, ms);
+	memcpy(out + n, "\",\"message\":", 12);
+	return n + 12;
+}
+
 size_t json_format_time(char *out, int64_t ms)
 {
 	static __thread int64_t cached_sec = INT64_MIN;

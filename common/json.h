@@ -21,6 +21,10 @@ void json_put_escaped(struct sbuf *b, const char *s, size_t n);
  * comes back byte for byte from its escaped form), else 0. */
 int json_utf8_valid(const char *s, size_t n);
 
+/* The head of a line input's ECS event, up to its message's value:
+ * {"@timestamp":"<ms as json_format_time>","message": into out[64]; returns
+ * the length (what input_emit_line takes as head). */
+size_t json_event_head(char *out, int64_t ms);
 /* "2026-11-24T23:41:07.123Z" (24 characters, no quotes) into out[32];
  * returns the length. Caches the calendar part per second, per thread. */
 size_t json_format_time(char *out, int64_t ms);

@@ -375,29 +375,23 @@ static void apply_time(struct parse *p, struct event *ev)
 
 /* --- apply ---------------------------------------------------------------------------- */
 
-/* The parsed fields could not go where they should: flagged. */
-static int not_added(struct parse *p, struct event *ev, int rc)
+/* After the parsed fields were merged (event_merge, event_merge_checked or
+ * event_parse_line; only the last two tell invalid JSON by -EBADMSG and
+ * -EDOM): the time read, or the failure flagged. */
+static int merged(struct parse *p, struct event *ev, int rc)
 {
 	const struct parse_conf *c = p->c;
-	count(p->failed);
-	snprintf(p->why, sizeof(p->why), "%s: parsed fields could not be added (%s)", c->field, strerror(-rc));
-	event_set_str(ev, c->error_field, p->why, strlen(p->why));
-	return FILTER_KEEP;
-}
-
-/* After event_merge_checked (or event_parse_line) of a json field. */
-static int json_merged(struct parse *p, struct event *ev, int rc)
-{
-	const struct parse_conf *c = p->c;
-	if (rc == -EBADMSG || rc == -EDOM) {
+	if (rc < 0) {
 		count(p->failed);
-		snprintf(p->why, sizeof(p->why), "%s: %s", c->field,
-			 rc == -EBADMSG ? "not valid JSON" : "JSON but not an object");
+		if (rc == -EBADMSG || rc == -EDOM)
+			snprintf(p->why, sizeof(p->why), "%s: %s", c->field,
+				 rc == -EBADMSG ? "not valid JSON" : "JSON but not an object");
+		else
+			snprintf(p->why, sizeof(p->why), "%s: parsed fields could not be added (%s)", c->field,
+				 strerror(-rc));
 		event_set_str(ev, c->error_field, p->why, strlen(p->why));
 		return FILTER_KEEP;
 	}
-	if (rc < 0)
-		return not_added(p, ev, rc);
 	if (p->time_path)
 		apply_time(p, ev);
 	return FILTER_KEEP;
@@ -415,7 +409,7 @@ static int parse_apply(void *state, struct event *ev)
 	int rc;
 	/* a line straight from its input: merged from the raw line */
 	if (c->format == P_JSON && !c->keep_original && (rc = event_parse_line(ev, c->field, c->target)) <= 0)
-		return json_merged(p, ev, rc);
+		return merged(p, ev, rc);
 	if (event_get_decoded(ev, c->field, &v, &vn, &p->raw, &decoded) < 0) {
 		count(p->missing);
 		return FILTER_KEEP;
@@ -435,7 +429,7 @@ static int parse_apply(void *state, struct event *ev)
 		 * event (no intermediate copy, no second scan) */
 		rc = event_merge_checked(ev, c->target, p->raw.p ? p->raw.p : "", p->raw.len,
 					 c->keep_original ? NULL : c->field);
-		return json_merged(p, ev, rc);
+		return merged(p, ev, rc);
 	} else {
 		const char *s = p->raw.p ? p->raw.p : "";
 		rc = c->format == P_LOGFMT ? parse_logfmt(p, s, p->raw.len) : parse_regex(p, s, p->raw.len);
@@ -451,12 +445,7 @@ static int parse_apply(void *state, struct event *ev)
 	}
 	if (!c->keep_original)
 		event_remove(ev, c->field);
-	rc = event_merge(ev, c->target, p->obj.p, p->obj.len);
-	if (rc < 0)
-		return not_added(p, ev, rc);
-	if (p->time_path)
-		apply_time(p, ev);
-	return FILTER_KEEP;
+	return merged(p, ev, event_merge(ev, c->target, p->obj.p, p->obj.len));
 }
 
 const struct filter_module filter_parse = {

@@ -52,10 +52,7 @@ static int emit_line(struct sin *s, const char *line, size_t n)
 		n--;
 	int64_t ts = clock_wall_ms();
 	char head[64];
-	memcpy(head, "{\"@timestamp\":\"", 15);
-	size_t hl = 15 + json_format_time(head + 15, ts);
-	memcpy(head + hl, "\",\"message\":", 12);
-	hl += 12;
+	size_t hl = json_event_head(head, ts);
 	int rc = input_emit_line(s->in, ts, head, hl, line, n, "}", 1);
 	return rc == -EAGAIN ? rc : 0;
 }

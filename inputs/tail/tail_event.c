@@ -146,12 +146,7 @@ int tail_event_emit(struct tail *t, struct tail_file *f, const char *msg, size_t
 	if (ts != t->ev_head_ts || !t->ev_head_len) {
 		/* Lines read together share their millisecond: the event's head,
 		 * up to the message, is formatted once per distinct time. */
-		char *h = t->ev_head;
-		memcpy(h, "{\"@timestamp\":\"", 15);
-		h += 15;
-		h += json_format_time(h, ts);
-		memcpy(h, "\",\"message\":", 12);
-		t->ev_head_len = (size_t)(h + 12 - t->ev_head);
+		t->ev_head_len = json_event_head(t->ev_head, ts);
 		t->ev_head_ts = ts;
 	}
 	int rc;
