@@ -169,12 +169,22 @@ struct event_op {
 	size_t close;
 };
 #define EVENT_OPS_MAX 32
-/* Fills op: path, and for MOVE the path to (both kept by reference: they
- * must outlive op), for PUT the value json[0..jlen). 0 or -ENOMEM. */
-int event_op_init(struct event_op *op, enum event_op_kind kind, const char *path, const char *to,
-		  const char *json, size_t jlen);
-void event_op_free(struct event_op *op);
-int event_batch(struct event *ev, const struct event_op *ops, size_t n);
+/* The ops of one batch, with what event_batch would otherwise work out per
+ * event: which op a root key may concern, by its first byte. */
+struct event_plan {
+	struct event_op op[EVENT_OPS_MAX];
+	size_t n;
+	size_t room;                      /* bytes the writes add at most */
+	size_t puts;                      /* PUT ops */
+	uint8_t by_first[256];            /* 1 + the one op with a name starting so; 0 none; 255 several */
+};
+/* A plan starts zeroed ({0}). Adds an op: path, and for MOVE the path to
+ * (both kept by reference: they must outlive the plan), for PUT the value
+ * json[0..jlen). 0, -ENOMEM, or -E2BIG past EVENT_OPS_MAX. */
+int event_plan_add(struct event_plan *pl, enum event_op_kind kind, const char *path, const char *to,
+		   const char *json, size_t jlen);
+void event_plan_free(struct event_plan *pl);
+int event_batch(struct event *ev, const struct event_plan *pl);
 
 /* Validates that json[0..len) is one JSON value (RFC 8259) with nesting no
  * deeper than 64: 1 if so. Used before splicing text a filter did not write. */

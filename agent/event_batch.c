@@ -17,9 +17,19 @@ static size_t seg_len(const char *s)
 	return strcspn(s, ".");
 }
 
-int event_op_init(struct event_op *op, enum event_op_kind kind, const char *path, const char *to,
-		  const char *json, size_t jlen)
+/* by_first for a name of op j: j's alone, or several ops' */
+static void note_first(struct event_plan *pl, const char *name, size_t j)
 {
+	uint8_t *f = &pl->by_first[(unsigned char)name[0]];
+	*f = *f == 0 || *f == j + 1 ? (uint8_t)(j + 1) : 255;
+}
+
+int event_plan_add(struct event_plan *pl, enum event_op_kind kind, const char *path, const char *to,
+		   const char *json, size_t jlen)
+{
+	if (pl->n == EVENT_OPS_MAX)
+		return -E2BIG;
+	struct event_op *op = &pl->op[pl->n];
 	*op = (struct event_op){ .kind = kind, .path = path, .to = to, .plen = strlen(path) };
 	op->pseg = seg_len(path);
 	op->tseg = to ? seg_len(to) : 0;
@@ -31,23 +41,67 @@ int event_op_init(struct event_op *op, enum event_op_kind kind, const char *path
 			op->close++;
 		op->text.len -= op->close;   /* the braces go after the value */
 	}
-	return op->text.err ? -ENOMEM : 0;
+	if (op->text.err) {
+		sbuf_free(&op->text);
+		return -ENOMEM;
+	}
+	size_t j = pl->n++;
+	note_first(pl, path, j);
+	if (to)
+		note_first(pl, to, j);
+	pl->room += op->text.len + op->close + 1;
+	pl->puts += kind == EVENT_OP_PUT;
+	return 0;
 }
 
-void event_op_free(struct event_op *op)
+void event_plan_free(struct event_plan *pl)
 {
-	sbuf_free(&op->text);
+	for (size_t j = 0; j < pl->n; j++)
+		sbuf_free(&pl->op[j].text);
+	*pl = (struct event_plan){ 0 };
+}
+
+/* a[0..n) == b[0..n), for the short keys here (a libc call costs more) */
+static inline int same(const char *a, const char *b, size_t n)
+{
+	for (; n >= 8; a += 8, b += 8, n -= 8) {
+		uint64_t x, y;
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return 0;
+	}
+	for (; n; a++, b++, n--)
+		if (*a != *b)
+			return 0;
+	return 1;
 }
 
 /* Whether the plain key k[0..kl) is seg[0..sl) or starts with "seg.". */
 static inline int seg_of(const char *seg, size_t sl, const char *k, size_t kl)
 {
-	return k[0] == seg[0] && kl >= sl && (kl == sl || k[sl] == '.') && !memcmp(k, seg, sl);
+	return k[0] == seg[0] && kl >= sl && (kl == sl || k[sl] == '.') && same(k, seg, sl);
 }
 
-int event_batch(struct event *ev, const struct event_op *ops, size_t nops)
+/* What the root key k[0..kl) is to op o: 1 its REMOVE or MOVE path's own
+ * key, 0 nothing, -1 a name the batch cannot take (it shares a first
+ * segment with something the op writes, or is under its path). */
+static inline int concern(const struct event_op *o, const char *k, size_t kl)
 {
-	if (nops > EVENT_OPS_MAX || !ev_root_index(ev))
+	if (o->kind == EVENT_OP_MOVE && seg_of(o->to, o->tseg, k, kl))
+		return -1;
+	if (!seg_of(o->path, o->pseg, k, kl))
+		return 0;
+	if (o->kind == EVENT_OP_PUT || kl != o->plen || (o->pseg != o->plen && !same(k, o->path, kl)))
+		return -1;
+	return 1;
+}
+
+int event_batch(struct event *ev, const struct event_plan *pl)
+{
+	size_t nops = pl->n;
+	const struct event_op *ops = pl->op;
+	if (!ev_root_index(ev))
 		return 0;
 	const char *base = ev->json;
 	const struct event_member *idx = ev->ridx;
@@ -56,17 +110,6 @@ int event_batch(struct event *ev, const struct event_op *ops, size_t nops)
 		return 0;
 	size_t hit[EVENT_OPS_MAX];   /* REMOVE, MOVE: 1 + its member's index; 0 absent */
 	memset(hit, 0, nops * sizeof(*hit));
-	/* the first bytes of the ops' names: most keys match none, and skip
-	 * the walk of the ops */
-	uint32_t firsts[8] = { 0 };
-	for (size_t j = 0; j < nops; j++) {
-		unsigned char a = (unsigned char)ops[j].path[0];
-		firsts[a >> 5] |= 1u << (a & 31);
-		if (ops[j].to) {
-			unsigned char b = (unsigned char)ops[j].to[0];
-			firsts[b >> 5] |= 1u << (b & 31);
-		}
-	}
 	size_t next = 1;                     /* where a compact root's next key starts */
 	for (size_t i = 0; i < n; i++) {
 		const struct event_member *e = &idx[i];
@@ -75,49 +118,37 @@ int event_batch(struct event *ev, const struct event_op *ops, size_t nops)
 		next = e->ve + 1;
 		const char *k = base + e->k + 1;
 		size_t kl = e->ke - e->k - 2;
-		unsigned char c0 = (unsigned char)k[0];
-		if (!kl || !(firsts[c0 >> 5] >> (c0 & 31) & 1))
-			continue;   /* no op's name starts so ("" none) */
-		for (size_t j = 0; j < nops; j++) {
-			const struct event_op *o = &ops[j];
-			if (o->kind == EVENT_OP_MOVE && seg_of(o->to, o->tseg, k, kl))
+		unsigned w = pl->by_first[(unsigned char)k[0]];
+		if (!kl || !w)
+			continue;   /* no op's name starts so ("" none): most keys */
+		for (size_t j = w == 255 ? 0 : w - 1, j1 = w == 255 ? nops : w; j < j1; j++) {
+			int c = concern(&ops[j], k, kl);
+			if (c < 0 || (c && hit[j]))
 				return 0;
-			if (!seg_of(o->path, o->pseg, k, kl))
-				continue;
-			if (o->kind == EVENT_OP_PUT || hit[j] || kl != o->plen || memcmp(k, o->path, kl))
-				return 0;
-			hit[j] = i + 1;
+			if (c)
+				hit[j] = i + 1;
 		}
 	}
 	if (n ? next != ev->len : ev->len != 2)
 		return 0;
-	/* the members that go, in text order, and the room the new text needs */
-	size_t gone[EVENT_OPS_MAX], ng = 0, room = ev->len + 2;
-	int writes = 0;
+	/* the members that go, in text order */
+	size_t gone[EVENT_OPS_MAX], ng = 0;
+	int writes = pl->puts > 0;
 	for (size_t j = 0; j < nops; j++) {
-		const struct event_op *o = &ops[j];
-		if (o->kind == EVENT_OP_PUT) {
-			room += o->text.len + 1;
-			writes = 1;
-			continue;
-		}
 		if (!hit[j])
 			continue;
 		size_t g = ng++;
 		for (; g > 0 && gone[g - 1] > hit[j] - 1; g--)
 			gone[g] = gone[g - 1];
 		gone[g] = hit[j] - 1;
-		if (o->kind == EVENT_OP_MOVE) {
-			room += o->text.len + o->close + 1;
-			writes = 1;
-		}
+		writes |= ops[j].kind == EVENT_OP_MOVE;
 	}
 	if (!ng && !writes)
 		return 1;   /* nothing to remove, nothing to write */
 	struct sbuf *t = &ev->tmp;
 	t->len = 0;
 	t->err = 0;
-	if (sbuf_reserve(t, room) < 0)
+	if (sbuf_reserve(t, ev->len + 2 + pl->room) < 0)
 		return -ENOMEM;
 	ev_put(t, "{", 1);
 	int any = 0;

@@ -64,9 +64,8 @@ struct modify {
 	struct mod_group *groups;
 	size_t ngroups;
 	/* The ops as one event_batch when they touch distinct root names (no
-	 * copy, no template): nplan 0 when they do not. */
-	struct event_op plan[EVENT_OPS_MAX];
-	size_t nplan;
+	 * copy, no template): empty when they do not. */
+	struct event_plan plan;
 	const struct cfg_strlist *remove;
 	_Atomic uint64_t *failed;
 	struct sbuf val;
@@ -198,7 +197,8 @@ static int groups_make(struct modify *m)
 /* Fills m->plan when event_batch can run the whole modify: no copy (its
  * source stays, and may share a name with anything), no template (it reads
  * the event between ops), and no two ops' paths with the same first
- * segment (a grouped set counts once, by its parent). Else nplan stays 0.
+ * segment (a grouped set counts once, by its parent). Else the plan stays
+ * empty.
  * 0, or -ENOMEM. */
 static int plan_make(struct modify *m, const struct cfg_strlist *remove)
 {
@@ -247,12 +247,9 @@ static int plan_make(struct modify *m, const struct cfg_strlist *remove)
 			if (a == strcspn(names[j], ".") && !memcmp(names[i], names[j], a))
 				return 0;
 		}
-	for (size_t i = 0; i < n; i++) {
-		m->nplan = i + 1;   /* freed with the rest on failure */
-		if (event_op_init(&m->plan[i], v[i].kind, v[i].path, v[i].to, v[i].json, v[i].jlen) < 0)
-			return -ENOMEM;
-	}
-	m->nplan = n;
+	for (size_t i = 0; i < n; i++)
+		if (event_plan_add(&m->plan, v[i].kind, v[i].path, v[i].to, v[i].json, v[i].jlen) < 0)
+			return -ENOMEM;   /* freed with the rest */
 	return 0;
 }
 
@@ -261,8 +258,7 @@ static void modify_destroy(void *state)
 	struct modify *m = state;
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->nplan; i++)
-		event_op_free(&m->plan[i]);
+	event_plan_free(&m->plan);
 	for (size_t i = 0; i < m->ngroups; i++) {
 		free(m->groups[i].parent);
 		sbuf_free(&m->groups[i].obj);
@@ -352,7 +348,7 @@ static void put(struct modify *m, struct event *ev, const struct mod_op *o)
 static int modify_apply(void *state, struct event *ev)
 {
 	struct modify *m = state;
-	if (m->nplan && event_batch(ev, m->plan, m->nplan) == 1)
+	if (m->plan.n && event_batch(ev, &m->plan) == 1)
 		return FILTER_KEEP;
 	for (size_t i = 0; i < m->nrename; i++)
 		move(m, ev, &m->rename[i], 0);

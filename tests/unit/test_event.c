@@ -629,17 +629,17 @@ static void test_batch(void **state)
 		{ "{\"p\":1}", 0 },                     /* a nested write's first name is there */
 		{ "[1]", 0 }, { "{\"a\":", 0 },
 	};
-	struct event_op ops[4];
-	assert_int_equal(event_op_init(&ops[0], EVENT_OP_MOVE, "msg", "message", NULL, 0), 0);
+	struct event_plan ops = { 0 };
+	assert_int_equal(event_plan_add(&ops, EVENT_OP_MOVE, "msg", "message", NULL, 0), 0);
 	const char *svc = "{\"name\":\"shop\"}";
-	assert_int_equal(event_op_init(&ops[1], EVENT_OP_PUT, "service", NULL, svc, strlen(svc)), 0);
-	assert_int_equal(event_op_init(&ops[2], EVENT_OP_PUT, "p.q.r", NULL, "[1]", 3), 0);
-	assert_int_equal(event_op_init(&ops[3], EVENT_OP_REMOVE, "logger", NULL, NULL, 0), 0);
+	assert_int_equal(event_plan_add(&ops, EVENT_OP_PUT, "service", NULL, svc, strlen(svc)), 0);
+	assert_int_equal(event_plan_add(&ops, EVENT_OP_PUT, "p.q.r", NULL, "[1]", 3), 0);
+	assert_int_equal(event_plan_add(&ops, EVENT_OP_REMOVE, "logger", NULL, NULL, 0), 0);
 	struct event a = { 0 }, b = { 0 };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *in = cases[i].in;
 		event_begin(&a, "in", NULL, 0, in, strlen(in));
-		int rc = event_batch(&a, ops, 4);
+		int rc = event_batch(&a, &ops);
 		size_t la, lb;
 		const char *ja = event_json(&a, &la);
 		if (rc != cases[i].rc)
@@ -660,8 +660,7 @@ static void test_batch(void **state)
 		assert_int_equal(event_has(&a, "service.name"), 1);
 		assert_int_equal(event_has(&a, "logger"), 0);
 	}
-	for (size_t i = 0; i < 4; i++)
-		event_op_free(&ops[i]);
+	event_plan_free(&ops);
 	event_free(&a);
 	event_free(&b);
 }
