@@ -74,12 +74,16 @@ void ev_write_line(struct event *ev)
 	ev->fz_obj = NULL;
 }
 
+static int merge_checked(struct event *ev, const char *path, const char *obj, size_t len, const char *remove,
+			 int ctl);
+
 int event_parse_line(struct event *ev, const char *field, const char *target)
 {
 	static const char key[] = "\"message\":";
 	size_t kl = sizeof(key) - 1, hl = ev->ln_hlen, tn = ev->ln_tlen;
+	int ctl;
 	if (!ev->ln_lazy || strcmp(field, "message") || hl < kl + 1 || memcmp(ev->ln_head + hl - kl, key, kl) ||
-	    !json_utf8_valid(ev->ln_msg, ev->ln_mlen))
+	    !json_utf8_check(ev->ln_msg, ev->ln_mlen, &ctl))
 		return 1;
 	/* the text without the message: the member and one comma beside it
 	 * go, as event_remove takes it out of a compact root */
@@ -94,16 +98,16 @@ int event_parse_line(struct event *ev, const char *field, const char *target)
 	struct sbuf *b = &ev->buf;
 	b->len = 0;
 	b->err = 0;
-	sbuf_put(b, h, hl);
-	sbuf_put(b, tl, tn);
-	if (b->err)
+	if (sbuf_reserve(b, hl + tn) < 0)
 		return -ENOMEM;   /* still the line */
+	ev_put(b, h, hl);
+	ev_put(b, tl, tn);
 	ev->ln_lazy = 0;
 	ev->json = b->p;
 	ev->len = b->len;
 	ev->ridx_state = 0;
 	ev->fz_obj = NULL;
-	int rc = event_merge_checked(ev, target, ev->ln_msg, ev->ln_mlen, NULL);
+	int rc = merge_checked(ev, target, ev->ln_msg, ev->ln_mlen, NULL, ctl);
 	if (rc == -EBADMSG || rc == -EDOM || rc == -ENOMEM) {
 		ev->ln_lazy = 1;    /* back to the line, message and all */
 		ev->json = NULL;
@@ -645,7 +649,7 @@ static int root_index_build(struct event *ev, struct idx_hook *h)
 			}
 		}
 		if (!ve)
-			ve = skip(v, end, 1);
+			ve = v < end && *v == '"' ? str_end(v, end, NULL) : skip(v, end, 1);
 		if (!ve)
 			return 0;
 		if (ev->nridx == ev->ridx_cap) {
@@ -1418,16 +1422,22 @@ static int merge_plain(struct event *ev, const char *o, const char *oe, size_t l
 	char *w = t->p;
 	memcpy(w, ev->json, close);
 	w += close;
-	int first = obj_empty(o, oe);
-	for (size_t i = 0; i < na; i++) {
-		if (!first)
+	if (!obj_empty(o, oe))
+		*w++ = ',';
+	/* runs of members one byte apart (that byte is their comma: obj is
+	 * valid) are copied whole: a compact obj is one run */
+	for (size_t i = 0, r; i < na; i = r) {
+		if (i)
 			*w++ = ',';
-		first = 0;
-		size_t at = (size_t)(w - t->p), ml = (size_t)(add[i].ve - add[i].k);
-		memcpy(w, add[i].k, ml);
-		w += ml;
-		ev->ridx[n++] = (struct event_member){ at, at + (size_t)(add[i].ke - add[i].k),
-						       at + (size_t)(add[i].v - add[i].k), at + ml, 0 };
+		for (r = i + 1; r < na && add[r].k == add[r - 1].ve + 1; r++)
+			;
+		const char *from = add[i].k;
+		size_t at = (size_t)(w - t->p), rl = (size_t)(add[r - 1].ve - from);
+		memcpy(w, from, rl);
+		w += rl;
+		for (size_t x = i; x < r; x++)
+			ev->ridx[n++] = (struct event_member){ at + (size_t)(add[x].k - from), at + (size_t)(add[x].ke - from),
+							       at + (size_t)(add[x].v - from), at + (size_t)(add[x].ve - from), 0 };
 	}
 	memcpy(w, ev->json + close, ev->len - close);
 	w += ev->len - close;
@@ -1715,7 +1725,8 @@ static ssize_t valid_members(const char *p, const char *end, void **vp, size_t *
 			if (p >= end || *p != ':')
 				return -1;
 			m.v = ws(p + 1, end);
-			if (!(m.ve = valid(m.v, end, 1)))
+			/* a string, the usual value, without valid()'s call */
+			if (!(m.ve = m.v < end && *m.v == '"' ? valid_str_esc(m.v, end, NULL) : valid(m.v, end, 1)))
 				return -1;
 			m.act = 0;
 			m.at = 0;
@@ -1738,14 +1749,16 @@ static ssize_t valid_members(const char *p, const char *end, void **vp, size_t *
 	return ws(p, end) == end ? (ssize_t)n : -1;
 }
 
-int event_merge_checked(struct event *ev, const char *path, const char *obj, size_t len, const char *remove)
+/* event_merge_checked; ctl 0: obj is known to hold no byte below 0x20 */
+static int merge_checked(struct event *ev, const char *path, const char *obj, size_t len, const char *remove,
+			 int ctl)
 {
 	ev_ready(ev);
 	/* Blanks that span lines (outside strings: inside they are invalid)
 	 * are squeezed first, as event_json_compact does; then the plain
 	 * scan below finds them no more. The rare case: two passes. */
 	int fused = ev->fz_obj && ev->fz_obj == obj && ev->fz_len == len;
-	if (!fused && any_ctl(obj, len)) {
+	if (!fused && ctl && any_ctl(obj, len)) {
 		struct sbuf *v = &ev->val;
 		v->len = 0;
 		v->err = 0;
@@ -1783,4 +1796,9 @@ int event_merge_checked(struct event *ev, const char *path, const char *obj, siz
 			event_remove(ev, remove);
 	}
 	return merge_spans(ev, path, o, (size_t)(oe - o), na, skip);
+}
+
+int event_merge_checked(struct event *ev, const char *path, const char *obj, size_t len, const char *remove)
+{
+	return merge_checked(ev, path, obj, len, remove, 1);
 }

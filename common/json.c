@@ -44,26 +44,32 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
-int json_utf8_valid(const char *str, size_t n)
+int json_utf8_check(const char *str, size_t n, int *ctl)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
+	int low = 0;
 	while (i < n) {
 		/* ASCII 16 (SSE2) or 8 bytes at a time: the usual line has
-		 * nothing else */
+		 * nothing else; a byte below 0x20 is, among ASCII bytes, one
+		 * that compares below 0x20 as signed */
 #if defined(__SSE2__)
-		for (; i + 16 <= n; i += 16)
-			if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(s + i))))
+		for (; i + 16 <= n; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+			if (_mm_movemask_epi8(v))
 				break;
+			low |= _mm_movemask_epi8(_mm_cmpgt_epi8(_mm_set1_epi8(0x20), v));
+		}
 #endif
 		for (; i + 8 <= n; i += 8) {
 			uint64_t x;
 			memcpy(&x, s + i, 8);
 			if (x & 0x8080808080808080ull)
 				break;
+			low |= ((x - 0x2020202020202020ull) & ~x & 0x8080808080808080ull) != 0;
 		}
 		for (; i < n && s[i] < 0x80; i++)
-			;
+			low |= s[i] < 0x20;
 		if (i == n)
 			break;
 		size_t u = utf8_len(s + i, n - i);
@@ -71,7 +77,14 @@ int json_utf8_valid(const char *str, size_t n)
 			return 0;
 		i += u;
 	}
+	if (ctl)
+		*ctl = low != 0;
 	return 1;
+}
+
+int json_utf8_valid(const char *str, size_t n)
+{
+	return json_utf8_check(str, n, NULL);
 }
 
 /* Index of the first byte of s[from, n) that JSON does not take as it is

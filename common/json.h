@@ -20,6 +20,9 @@ void json_put_escaped(struct sbuf *b, const char *s, size_t n);
 /* 1 if s[0..n) is valid UTF-8 (as json_put_string judges it: such text
  * comes back byte for byte from its escaped form), else 0. */
 int json_utf8_valid(const char *s, size_t n);
+/* json_utf8_valid, telling in *ctl (when valid) whether s holds a byte
+ * below 0x20, in the same pass. */
+int json_utf8_check(const char *s, size_t n, int *ctl);
 
 /* The head of a line input's ECS event, up to its message's value:
  * {"@timestamp":"<ms as json_format_time>","message": into out[64]; returns
