@@ -1,5 +1,6 @@
 /* The JSON string scanners shared by agent/event.c and common/json_path.c:
- * blanks, the end of a string, and its decoding, eight bytes at a time.
+ * blanks, the end of a string (16 bytes a step with SSE2, else eight), and
+ * its decoding (eight bytes a step).
  * Header-only, so that each scanner's loops inline the small ones: they
  * are where the time of reading an event's fields goes. The three larger
  * ones are plain static (marked unused for includers that need only some):
