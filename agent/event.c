@@ -56,17 +56,11 @@ void ev_write_line(struct event *ev)
 	ev->ln_lazy = 0;
 	b->len = 0;
 	b->err = 0;
-	if (sbuf_reserve(b, ev->ln_hlen + ev->ln_mlen + ev->ln_tlen + 2) == 0) {
-		sbuf_put(b, ev->ln_head, ev->ln_hlen);
-		json_put_string(b, ev->ln_msg, ev->ln_mlen);
-		sbuf_put(b, ev->ln_tail, ev->ln_tlen);
-		if (b->err) {
-			b->len = 0;
-			b->err = 0;
-			sbuf_put(b, ev->ln_head, ev->ln_hlen);
-			sbuf_put(b, "\"\"", 2);
-			sbuf_put(b, ev->ln_tail, ev->ln_tlen);
-		}
+	json_put_line(b, ev->ln_head, ev->ln_hlen, ev->ln_msg, ev->ln_mlen, ev->ln_tail, ev->ln_tlen);
+	if (b->err) {
+		b->len = 0;
+		b->err = 0;
+		json_put_line(b, ev->ln_head, ev->ln_hlen, "", 0, ev->ln_tail, ev->ln_tlen);
 	}
 	ev->json = b->err || !b->p ? "{}" : b->p;
 	ev->len = b->err || !b->p ? 2 : b->len;

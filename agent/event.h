@@ -152,8 +152,8 @@ int event_parse_line(struct event *ev, const char *field, const char *target);
  * root. The text is then exactly what event_move, event_set_json and
  * event_remove give, called one after the other in the order of ops: the
  * caller makes sure that every path and to is valid (a.b.c, no empty
- * segment) and that their first segments (up to the first dot) all differ;
- * the batch checks, per event, that the root is compact (no blank between
+ * segment), event_plan_add that their first segments (up to the first
+ * dot) all differ; the batch checks, per event, that the root is compact (no blank between
  * members, nothing around the braces, no escaped key) and that no root key
  * shares a first segment with an op except a REMOVE or MOVE path's single
  * exact key. 1 done; 0 the event does not fit (nothing changed: run the
@@ -180,7 +180,9 @@ struct event_plan {
 };
 /* A plan starts zeroed ({0}). Adds an op: path, and for MOVE the path to
  * (both kept by reference: they must outlive the plan), for PUT the value
- * json[0..jlen). 0, -ENOMEM, or -E2BIG past EVENT_OPS_MAX. */
+ * json[0..jlen). 0, -ENOMEM, -E2BIG past EVENT_OPS_MAX, or -EEXIST when a
+ * name's first segment is one the plan has (the ops must then run one by
+ * one); the plan is unchanged on error. */
 int event_plan_add(struct event_plan *pl, enum event_op_kind kind, const char *path, const char *to,
 		   const char *json, size_t jlen);
 void event_plan_free(struct event_plan *pl);

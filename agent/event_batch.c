@@ -24,15 +24,28 @@ static void note_first(struct event_plan *pl, const char *name, size_t j)
 	*f = *f == 0 || *f == j + 1 ? (uint8_t)(j + 1) : 255;
 }
 
+/* Whether name[0..sl) is the first segment of a name the plan has. */
+static int seg_taken(const struct event_plan *pl, const char *name, size_t sl)
+{
+	for (size_t j = 0; j < pl->n; j++) {
+		const struct event_op *o = &pl->op[j];
+		if ((o->pseg == sl && !memcmp(o->path, name, sl)) || (o->to && o->tseg == sl && !memcmp(o->to, name, sl)))
+			return 1;
+	}
+	return 0;
+}
+
 int event_plan_add(struct event_plan *pl, enum event_op_kind kind, const char *path, const char *to,
 		   const char *json, size_t jlen)
 {
 	if (pl->n == EVENT_OPS_MAX)
 		return -E2BIG;
+	size_t pseg = seg_len(path), tseg = to ? seg_len(to) : 0;
+	/* the batch's premise: no two names share a first segment */
+	if (seg_taken(pl, path, pseg) || (to && (seg_taken(pl, to, tseg) || (tseg == pseg && !memcmp(to, path, pseg)))))
+		return -EEXIST;
 	struct event_op *op = &pl->op[pl->n];
-	*op = (struct event_op){ .kind = kind, .path = path, .to = to, .plen = strlen(path) };
-	op->pseg = seg_len(path);
-	op->tseg = to ? seg_len(to) : 0;
+	*op = (struct event_op){ .kind = kind, .path = path, .to = to, .plen = strlen(path), .pseg = pseg, .tseg = tseg };
 	if (kind == EVENT_OP_PUT) {
 		ev_put_path(&op->text, path, op->plen, json, jlen);
 	} else if (kind == EVENT_OP_MOVE) {

@@ -36,12 +36,7 @@ int input_emit_line(struct input *in, int64_t ts_ms, const char *head, size_t hl
 	struct sbuf *b = &in->line;
 	b->len = 0;
 	b->err = 0;
-	if (sbuf_reserve(b, hlen + mlen + tlen + 2) < 0)
-		return 0;
-	memcpy(b->p, head, hlen);
-	b->len = hlen;
-	json_put_string(b, msg, mlen);
-	sbuf_put(b, tail, tlen);
+	json_put_line(b, head, hlen, msg, mlen, tail, tlen);
 	if (b->err)
 		return 0;
 	return input_emit(in, ts_ms, b->p, b->len);

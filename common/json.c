@@ -82,11 +82,6 @@ int json_utf8_check(const char *str, size_t n, int *ctl)
 	return 1;
 }
 
-int json_utf8_valid(const char *str, size_t n)
-{
-	return json_utf8_check(str, n, NULL);
-}
-
 /* Index of the first byte of s[from, n) that JSON does not take as it is
  * (anything but printable ASCII other than '"' and '\\'), or n. 16 bytes at
  * a time where SSE2 is there (every x86-64): most log lines are plain ASCII
@@ -216,6 +211,16 @@ void json_put_string(struct sbuf *b, const char *s, size_t n)
 	sbuf_putc(b, '"');
 	json_put_escaped(b, s, n);
 	sbuf_putc(b, '"');
+}
+
+void json_put_line(struct sbuf *b, const char *head, size_t hlen, const char *msg, size_t mlen, const char *tail,
+		   size_t tlen)
+{
+	if (sbuf_reserve(b, hlen + mlen + tlen + 2) < 0)
+		return;
+	sbuf_put(b, head, hlen);
+	json_put_string(b, msg, mlen);
+	sbuf_put(b, tail, tlen);
 }
 
 size_t json_event_head(char *out, int64_t ms)

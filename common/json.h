@@ -18,16 +18,19 @@ void json_put_string(struct sbuf *b, const char *s, size_t n);
 /* The same, without the surrounding quotes. */
 void json_put_escaped(struct sbuf *b, const char *s, size_t n);
 /* 1 if s[0..n) is valid UTF-8 (as json_put_string judges it: such text
- * comes back byte for byte from its escaped form), else 0. */
-int json_utf8_valid(const char *s, size_t n);
-/* json_utf8_valid, telling in *ctl (when valid) whether s holds a byte
- * below 0x20, in the same pass. */
+ * comes back byte for byte from its escaped form), else 0; and then, if
+ * ctl is not NULL, *ctl tells whether s holds a byte below 0x20 (found in
+ * the same pass). */
 int json_utf8_check(const char *s, size_t n, int *ctl);
 
 /* The head of a line input's ECS event, up to its message's value:
  * {"@timestamp":"<ms as json_format_time>","message": into out[64]; returns
  * the length (what input_emit_line takes as head). */
 size_t json_event_head(char *out, int64_t ms);
+/* Appends a line event's text: head, the JSON string of msg[0..mlen), tail
+ * (b->err set out of memory). */
+void json_put_line(struct sbuf *b, const char *head, size_t hlen, const char *msg, size_t mlen, const char *tail,
+		   size_t tlen);
 /* "2026-11-24T23:41:07.123Z" (24 characters, no quotes) into out[32];
  * returns the length. Caches the calendar part per second, per thread. */
 size_t json_format_time(char *out, int64_t ms);

@@ -196,60 +196,39 @@ static int groups_make(struct modify *m)
 
 /* Fills m->plan when event_batch can run the whole modify: no copy (its
  * source stays, and may share a name with anything), no template (it reads
- * the event between ops), and no two ops' paths with the same first
- * segment (a grouped set counts once, by its parent). Else the plan stays
- * empty.
- * 0, or -ENOMEM. */
-static int plan_make(struct modify *m, const struct cfg_strlist *remove)
+ * the event between ops), and no two ops' names with the same first segment
+ * (event_plan_add says; a grouped set counts once, by its parent). Else the
+ * plan stays empty. 0, or -ENOMEM. */
+static int plan_make(struct modify *m)
 {
-	struct spec { enum event_op_kind kind; const char *path, *to, *json; size_t jlen; } v[EVENT_OPS_MAX];
-	size_t n = 0;
-	if (m->ncopy)
-		return 0;
-	for (size_t i = 0; i < m->nrename; i++) {
-		if (n == EVENT_OPS_MAX)
-			return 0;
-		v[n++] = (struct spec){ EVENT_OP_MOVE, m->rename[i].from, m->rename[i].path, NULL, 0 };
-	}
+	struct event_plan *pl = &m->plan;
+	int rc = m->ncopy ? -EINVAL : 0;
+	for (size_t i = 0; i < m->nrename && !rc; i++)
+		rc = event_plan_add(pl, EVENT_OP_MOVE, m->rename[i].from, m->rename[i].path, NULL, 0);
 	const struct mod_op *lists[2] = { m->set, m->add };
 	size_t counts[2] = { m->nset, m->nadd };
 	for (int l = 0; l < 2; l++)
-		for (size_t i = 0, g = 0; i < counts[l]; i++) {
+		for (size_t i = 0, g = 0; i < counts[l] && !rc; i++) {
 			const struct mod_op *o = &lists[l][i];
-			if (o->tmpl || n == EVENT_OPS_MAX)
-				return 0;
-			if (l == 0 && g < m->ngroups && m->groups[g].first == i) {
+			if (o->tmpl) {
+				rc = -EINVAL;
+			} else if (l == 0 && g < m->ngroups && m->groups[g].first == i) {
 				const struct mod_group *gr = &m->groups[g++];
-				v[n++] = (struct spec){ EVENT_OP_PUT, gr->parent, NULL, gr->obj.p, gr->obj.len };
+				rc = event_plan_add(pl, EVENT_OP_PUT, gr->parent, NULL, gr->obj.p, gr->obj.len);
 				i += gr->n - 1;
-				continue;
+			} else {
+				/* an add lands only where the field is absent: where
+				 * the batch applies, nothing shares its first
+				 * segment, so it is */
+				rc = event_plan_add(pl, EVENT_OP_PUT, o->path, NULL, o->json, o->json_len);
 			}
-			/* an add lands only where the field is absent: where the
-			 * batch applies, nothing shares its first segment, so it is */
-			v[n++] = (struct spec){ EVENT_OP_PUT, o->path, NULL, o->json, o->json_len };
 		}
-	for (size_t i = 0; i < remove->n; i++) {
-		if (n == EVENT_OPS_MAX)
-			return 0;
-		v[n++] = (struct spec){ EVENT_OP_REMOVE, remove->v[i], NULL, NULL, 0 };
-	}
-	/* every name an op reads or writes, by first segment */
-	const char *names[2 * EVENT_OPS_MAX];
-	size_t nn = 0;
-	for (size_t i = 0; i < n; i++) {
-		names[nn++] = v[i].path;
-		if (v[i].to)
-			names[nn++] = v[i].to;
-	}
-	for (size_t i = 0; i < nn; i++)
-		for (size_t j = i + 1; j < nn; j++) {
-			size_t a = strcspn(names[i], ".");
-			if (a == strcspn(names[j], ".") && !memcmp(names[i], names[j], a))
-				return 0;
-		}
-	for (size_t i = 0; i < n; i++)
-		if (event_plan_add(&m->plan, v[i].kind, v[i].path, v[i].to, v[i].json, v[i].jlen) < 0)
-			return -ENOMEM;   /* freed with the rest */
+	for (size_t i = 0; i < m->remove->n && !rc; i++)
+		rc = event_plan_add(pl, EVENT_OP_REMOVE, m->remove->v[i], NULL, NULL, 0);
+	if (rc == -ENOMEM)
+		return rc;   /* freed with the rest */
+	if (rc)
+		event_plan_free(pl);   /* not one batch: the ops run one by one */
 	return 0;
 }
 
@@ -289,7 +268,7 @@ static int modify_init(struct filter *f, const void *conf, void **state)
 		rc = groups_make(m);
 	m->remove = &c->remove;
 	if (!rc)
-		rc = plan_make(m, m->remove);
+		rc = plan_make(m);
 	if (rc < 0) {
 		modify_destroy(m);
 		return rc;

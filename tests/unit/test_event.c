@@ -635,6 +635,13 @@ static void test_batch(void **state)
 	assert_int_equal(event_plan_add(&ops, EVENT_OP_PUT, "service", NULL, svc, strlen(svc)), 0);
 	assert_int_equal(event_plan_add(&ops, EVENT_OP_PUT, "p.q.r", NULL, "[1]", 3), 0);
 	assert_int_equal(event_plan_add(&ops, EVENT_OP_REMOVE, "logger", NULL, NULL, 0), 0);
+	/* names sharing a first segment with one the plan has are refused,
+	 * and the plan stays as it was */
+	assert_int_equal(event_plan_add(&ops, EVENT_OP_REMOVE, "service.id", NULL, NULL, 0), -EEXIST);
+	assert_int_equal(event_plan_add(&ops, EVENT_OP_MOVE, "x", "message.y", NULL, 0), -EEXIST);
+	assert_int_equal(event_plan_add(&ops, EVENT_OP_MOVE, "a.b", "a.c", NULL, 0), -EEXIST);
+	assert_int_equal(event_plan_add(&ops, EVENT_OP_PUT, "p", NULL, "1", 1), -EEXIST);
+	assert_int_equal(ops.n, 4);
 	struct event a = { 0 }, b = { 0 };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *in = cases[i].in;
@@ -707,7 +714,7 @@ static void test_line_events(void **state)
 					int rb = event_merge_checked(&b, targets[g], dec.p ? dec.p : "", dec.len, "message");
 					size_t la, lb;
 					const char *ja = event_json(&a, &la), *jb = event_json(&b, &lb);
-					int utf8 = json_utf8_valid(ln, strlen(ln));
+					int utf8 = json_utf8_check(ln, strlen(ln), NULL);
 					if (!utf8) {
 						/* declined: the line is written out as it came */
 						assert_int_equal(ra, 1);
