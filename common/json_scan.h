@@ -21,6 +21,8 @@
 
 static inline const char *ws(const char *p, const char *end)
 {
+	if (__builtin_expect(p < end && (unsigned char)*p > ' ', 1))
+		return p;   /* the usual: compact JSON has no blanks */
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	return p;
