@@ -153,10 +153,10 @@ int event_parse_line(struct event *ev, const char *field, const char *target);
  * event_remove give, called one after the other in the order of ops: the
  * caller makes sure that every path and to is valid (a.b.c, no empty
  * segment), event_plan_add that their first segments (up to the first
- * dot) all differ; the batch checks, per event, that the root is compact (no blank between
- * members, nothing around the braces, no escaped key) and that no root key
- * shares a first segment with an op except a REMOVE or MOVE path's single
- * exact key. 1 done; 0 the event does not fit (nothing changed: run the
+ * dot) all differ; the batch checks, per event, that the root is compact
+ * (no blank between members, nothing around the braces, no escaped key)
+ * and that no root key shares a first segment with an op except a REMOVE
+ * or MOVE path's single exact key. 1 done; 0 the event does not fit (nothing changed: run the
  * ops one by one); -ENOMEM. At most EVENT_OPS_MAX ops. */
 enum event_op_kind { EVENT_OP_REMOVE, EVENT_OP_MOVE, EVENT_OP_PUT };
 struct event_op {
